@@ -1,0 +1,273 @@
+/*
+ * starttls-smtpd: STARTTLS in front of an unmodified qmail-smtpd.
+ *
+ *	tcpserver ... starttls-smtpd [-s] [-c dir] [-t sec] [-T sec] prog ...
+ *
+ * The client is on fds 0 and 1, the log on fd 2.  prog runs behind pipes;
+ * after a STARTTLS handshake a new prog is started with the TLS
+ * environment (and RELAYCLIENT for a listed client certificate), because
+ * qmail-smtpd reads its environment only once.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tls.h>
+
+#include "certid.h"
+#include "child.h"
+#include "conn.h"
+#include "control.h"
+#include "io.h"
+#include "log.h"
+#include "proxy.h"
+#include "relay.h"
+#include "tlsconf.h"
+
+#ifndef CONTROLDIR
+#define CONTROLDIR	"/var/qmail/control"
+#endif
+
+#define GRACE_MS	2000	/* for the server to exit once its input ends */
+
+extern char	**environ;
+
+static struct {
+	const char	*controldir;
+	int		 smtps;
+	int		 idle;		/* seconds */
+	int		 handshake;	/* seconds */
+} opt = { NULL, 0, 1800, 60 };
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: starttls-smtpd [-s] [-c controldir] "
+	    "[-t timeout] [-T handshake-timeout] prog [arg ...]\n");
+	exit(100);
+}
+
+static int
+seconds(const char *s)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 86400)
+		usage();
+	return (int)v;
+}
+
+/* Tell a plaintext client why the session ends, as qmail would. */
+static void
+say(struct conn *cl, const char *reply)
+{
+	conn_writeall(cl, reply, strlen(reply), io_now() + 10000);
+}
+
+/*
+ * After the handshake: what the new server is told about the TLS
+ * session, and whether the client certificate grants relaying.
+ */
+static void
+tls_environment(struct conn *cl, struct env *e)
+{
+	struct certid	 id;
+	const uint8_t	*pem;
+	const char	*sni, *hash;
+	char		 ca[PATH_MAX], crl[PATH_MAX];
+	size_t		 pemlen;
+	int		 askcert, r;
+
+	sni = tls_conn_servername(cl->tls);
+	log_info("tls %s %s sni=%s", tls_conn_version(cl->tls),
+	    tls_conn_cipher(cl->tls), sni != NULL ? sni : "-");
+	env_set(e, "SSL_PROTOCOL", tls_conn_version(cl->tls));
+	env_set(e, "SSL_CIPHER", tls_conn_cipher(cl->tls));
+	if (sni != NULL)
+		env_set(e, "SSL_TLS_SNI_SERVERNAME", sni);
+
+	askcert = control_path(ca, sizeof(ca), opt.controldir,
+	    "clientca.pem") == 0 && access(ca, F_OK) == 0;
+	if (!tls_peer_cert_provided(cl->tls)) {
+		env_set(e, "SSL_CLIENT_VERIFY", "NONE");
+		return;
+	}
+	pem = tls_peer_cert_chain_pem(cl->tls, &pemlen);
+	r = control_path(crl, sizeof(crl), opt.controldir, "clientcrl.pem");
+	certid_check(&id, pem, pemlen, askcert ? ca : NULL,
+	    r == 0 && access(crl, F_OK) == 0 ? crl : NULL);
+	if ((hash = tls_peer_cert_hash(cl->tls)) != NULL)
+		env_set(e, "SSL_PEER_CERT_HASH", hash);
+	env_set(e, "SSL_PEER_CERT_SUBJECT", id.subject);
+	log_info("client certificate subject=%s address=%s verify=%s%s",
+	    id.subject, id.naddr > 0 ? id.addr[0] : "-",
+	    id.verified ? "ok" : "failed: ", id.verified ? "" : id.reason);
+	if (!id.verified) {
+		char	 v[200];
+
+		snprintf(v, sizeof(v), "FAILED:%s", id.reason);
+		env_set(e, "SSL_CLIENT_VERIFY", v);
+		log_info("relay not granted: certificate not verified");
+		return;
+	}
+	env_set(e, "SSL_CLIENT_VERIFY", "SUCCESS");
+	env_set(e, "SSL_CLIENT_S_DN", id.subject);
+	if (id.naddr > 0)
+		env_set(e, "SSL_CLIENT_S_DN_Email", id.addr[0]);
+	r = certid_listed(&id, opt.controldir, "tlsclients");
+	if (r == -1) {
+		log_info("relay not granted: unable to read tlsclients: %s",
+		    strerror(errno));
+		return;
+	}
+	if (r == 0) {
+		log_info("relay not granted: %s not in tlsclients",
+		    id.naddr > 0 ? "no address" : "certificate has no address");
+		return;
+	}
+	env_set(e, "SSL_CLIENT_S_DN_Email", id.addr[id.listed]);
+	env_set(e, "RELAYCLIENT", "");
+	env_set(e, "RBLSMTPD", "");
+	env_set(e, "TCPREMOTEINFO", id.addr[id.listed]);
+	log_info("relay granted to %s", id.addr[id.listed]);
+}
+
+static int
+handshake(struct conn *cl, struct tls *server)
+{
+	int	 r;
+
+	r = conn_accept(cl, server, io_now() + opt.handshake * 1000L);
+	if (r == -2)
+		log_info("TLS handshake timed out after %d seconds",
+		    opt.handshake);
+	else if (r != 0)
+		log_info("TLS handshake failed: %s", conn_error(cl));
+	return r;
+}
+
+static int
+finish(struct conn *cl, struct child *ch, int how)
+{
+	if (how == RELAY_TIMEOUT)
+		log_info("timeout: nothing moved for %d seconds", opt.idle);
+	conn_close(cl, io_now() + 10000);
+	return child_end(ch, GRACE_MS);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct conn	 cl;
+	struct child	 ch;
+	struct proxy	 px;
+	struct env	 env;
+	struct tls	*server = NULL;
+	const char	*policy, *ciphers;
+	char		 err[512];
+	int		 c, askcert, how;
+
+	log_init("starttls-smtpd");
+	signal(SIGPIPE, SIG_IGN);
+	opt.controldir = getenv("STARTTLS_CONTROLDIR");
+	while ((c = getopt(argc, argv, "+c:st:T:")) != -1) {
+		switch (c) {
+		case 'c':
+			opt.controldir = optarg;
+			break;
+		case 's':
+			opt.smtps = 1;
+			break;
+		case 't':
+			opt.idle = seconds(optarg);
+			break;
+		case 'T':
+			opt.handshake = seconds(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	argv += optind;
+	if (argv[0] == NULL)
+		usage();
+	if (opt.controldir == NULL || *opt.controldir == '\0')
+		opt.controldir = CONTROLDIR;
+	if (getenv("SMTPS") != NULL && *getenv("SMTPS") != '\0')
+		opt.smtps = 1;
+	policy = getenv("UCSPITLS");
+	if (policy == NULL)
+		policy = "";
+	if (strcmp(policy, "") != 0 && strcmp(policy, "-") != 0 &&
+	    strcmp(policy, "!") != 0) {
+		log_info("unknown UCSPITLS=%s, offering TLS", policy);
+		policy = "";
+	}
+	ciphers = getenv("TLSCIPHERS");
+
+	/* the server sees neither our settings nor TLS facts from elsewhere */
+	if (env_init(&env, environ) == -1)
+		log_fatal(111, "unable to copy environment: %s", strerror(errno));
+	env_unset(&env, "SMTPS");
+	env_unset(&env, "TLSCIPHERS");
+	env_unset(&env, "UCSPITLS");
+	env_unset(&env, "STARTTLS_CONTROLDIR");
+	env_unset_prefix(&env, "SSL_");
+
+	conn_init(&cl, 0, 1);
+	io_nodelay(1);
+	ch.pid = -1;
+	ch.in = ch.out = -1;
+
+	if (!opt.smtps) {
+		if (child_start(&ch, argv, &env) == -1) {
+			say(&cl, "421 unable to start SMTP service (#4.3.0)\r\n");
+			log_fatal(111, "unable to run %s: %s", argv[0],
+			    strerror(errno));
+		}
+		/* configured while the server starts up */
+		if (strcmp(policy, "-") != 0) {
+			server = tlsconf_server(opt.controldir, ciphers,
+			    &askcert, err, sizeof(err));
+			if (server == NULL)
+				log_info("TLS not available: %s", err);
+		}
+		proxy_init(&px, 0, server != NULL, strcmp(policy, "!") == 0,
+		    strcmp(policy, "-") == 0);
+		how = relay_run(&cl, &ch, &px, opt.idle * 1000);
+		if (how != RELAY_STARTTLS)
+			return finish(&cl, &ch, how);
+		if (px.discarded > 0)
+			log_info("discarded %zu bytes sent after STARTTLS",
+			    px.discarded);
+		child_end(&ch, GRACE_MS);
+	} else {
+		server = tlsconf_server(opt.controldir, ciphers, &askcert,
+		    err, sizeof(err));
+		if (server == NULL)
+			log_fatal(111, "TLS not available: %s", err);
+	}
+
+	if (handshake(&cl, server) != 0)
+		return 111;
+	tls_environment(&cl, &env);
+	if (child_start(&ch, argv, &env) == -1) {
+		say(&cl, "421 unable to start SMTP service (#4.3.0)\r\n");
+		log_fatal(111, "unable to run %s: %s", argv[0], strerror(errno));
+	}
+	if (opt.smtps)
+		proxy_init(&px, 1, 0, 0, 0);
+	else
+		proxy_restart(&px);
+	how = relay_run(&cl, &ch, &px, opt.idle * 1000);
+	return finish(&cl, &ch, how);
+}

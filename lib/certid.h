@@ -1,0 +1,28 @@
+/*
+ * Who is the client, by its certificate: the chain checked against
+ * control/clientca.pem (and clientcrl.pem), the e-mail addresses read from
+ * the certificate structure, and the one listed in control/tlsclients.
+ */
+#ifndef CERTID_H
+#define CERTID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CERTID_MAXADDR	8
+
+struct certid {
+	int	 provided;		/* the client sent a certificate */
+	int	 verified;		/* its chain checks out */
+	char	 reason[160];		/* why it was not verified */
+	char	 subject[512];		/* RFC 2253, escaped */
+	char	 addr[CERTID_MAXADDR][256];	/* e-mail addresses in it */
+	size_t	 naddr;
+	int	 listed;		/* index into addr, or -1 */
+};
+
+void	certid_check(struct certid *, const uint8_t *, size_t, const char *,
+	    const char *);
+int	certid_listed(struct certid *, const char *, const char *);
+
+#endif

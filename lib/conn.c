@@ -1,0 +1,198 @@
+/*
+ * A connection that starts in plaintext and may continue over libtls on
+ * the same descriptors (RFC 3207).  libtls's TLS_WANT_POLLIN/POLLOUT are
+ * mapped onto the descriptor that libtls will actually use: reads go to
+ * rfd, writes to wfd, whatever operation asked.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tls.h>
+
+#include "conn.h"
+#include "io.h"
+
+void
+conn_init(struct conn *c, int rfd, int wfd)
+{
+	memset(c, 0, sizeof(*c));
+	c->rfd = rfd;
+	c->wfd = wfd;
+	c->tls = NULL;
+	c->rwaitfd = rfd;
+	c->rwaitev = POLLIN;
+	c->wwaitfd = wfd;
+	c->wwaitev = POLLOUT;
+	io_nonblock(rfd);
+	io_nonblock(wfd);
+}
+
+static int
+conn_want(struct conn *c, ssize_t r, int *fd, short *ev)
+{
+	if (r == TLS_WANT_POLLIN) {
+		*fd = c->rfd;
+		*ev = POLLIN;
+		return 1;
+	}
+	if (r == TLS_WANT_POLLOUT) {
+		*fd = c->wfd;
+		*ev = POLLOUT;
+		return 1;
+	}
+	return 0;
+}
+
+/* >0 bytes read, 0 EOF, -1 error, CONN_AGAIN. */
+ssize_t
+conn_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t	 r;
+
+	if (c->tls != NULL) {
+		r = tls_read(c->tls, buf, len);
+		if (conn_want(c, r, &c->rwaitfd, &c->rwaitev))
+			return CONN_AGAIN;
+		return r;
+	}
+	for (;;) {
+		r = read(c->rfd, buf, len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->rwaitfd = c->rfd;
+			c->rwaitev = POLLIN;
+			return CONN_AGAIN;
+		}
+		return r;
+	}
+}
+
+/* >0 bytes written, -1 error, CONN_AGAIN. */
+ssize_t
+conn_write(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t	 r;
+
+	if (c->tls != NULL) {
+		r = tls_write(c->tls, buf, len);
+		if (conn_want(c, r, &c->wwaitfd, &c->wwaitev))
+			return CONN_AGAIN;
+		return r;
+	}
+	for (;;) {
+		r = write(c->wfd, buf, len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->wwaitfd = c->wfd;
+			c->wwaitev = POLLOUT;
+			return CONN_AGAIN;
+		}
+		return r;
+	}
+}
+
+/* The full-write loop over a conn, bounded by a deadline. */
+int
+conn_writeall(struct conn *c, const void *buf, size_t len, long deadline)
+{
+	const char	*p = buf;
+	ssize_t		 w;
+
+	while (len > 0) {
+		w = conn_write(c, p, len);
+		if (w == CONN_AGAIN) {
+			if (io_wait(c->wwaitfd, c->wwaitev, deadline) != 1)
+				return -1;
+			continue;
+		}
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= w;
+	}
+	return 0;
+}
+
+static int
+conn_handshake(struct conn *c, long deadline)
+{
+	int	 r, fd;
+	short	 ev;
+
+	for (;;) {
+		r = tls_handshake(c->tls);
+		if (r == 0)
+			return 0;
+		if (!conn_want(c, r, &fd, &ev))
+			return -1;
+		if (io_wait(fd, ev, deadline) != 1) {
+			if (errno == ETIMEDOUT)
+				return -2;
+			return -1;
+		}
+	}
+}
+
+/*
+ * Server side of the handshake.  Returns 0, -1 on a TLS failure (see
+ * conn_error), -2 on timeout.
+ */
+int
+conn_accept(struct conn *c, struct tls *server, long deadline)
+{
+	int	 r;
+
+	if (tls_accept_fds(server, &c->tls, c->rfd, c->wfd) == -1)
+		return -1;
+	if ((r = conn_handshake(c, deadline)) != 0)
+		return r;
+	return 0;
+}
+
+/* Client side; the context comes configured from the caller. */
+int
+conn_connect(struct conn *c, struct tls *client, const char *servername,
+    long deadline)
+{
+	if (tls_connect_fds(client, c->rfd, c->wfd, servername) == -1)
+		return -1;
+	c->tls = client;
+	return conn_handshake(c, deadline);
+}
+
+const char *
+conn_error(struct conn *c)
+{
+	const char	*e = NULL;
+
+	if (c->tls != NULL)
+		e = tls_error(c->tls);
+	return e != NULL ? e : "connection failed";
+}
+
+/*
+ * Orderly end: a TLS close_notify if we have TLS, then our half of the
+ * TCP connection, so that the peer sees EOF after the last reply.
+ */
+void
+conn_close(struct conn *c, long deadline)
+{
+	int	 r, fd;
+	short	 ev;
+
+	if (c->tls != NULL) {
+		while ((r = tls_close(c->tls)) != 0) {
+			if (!conn_want(c, r, &fd, &ev) ||
+			    io_wait(fd, ev, deadline) != 1)
+				break;
+		}
+	}
+	(void)shutdown(c->wfd, SHUT_WR);
+}

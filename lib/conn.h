@@ -1,0 +1,37 @@
+/*
+ * One side of an SMTP conversation that may switch to TLS half way: a
+ * pair of descriptors (tcpserver's 0 and 1, or a socket twice) and, once
+ * the handshake is done, a libtls context on top of them.  Reads and
+ * writes never block; CONN_AGAIN says to poll (wfd, wev) or (rfd, rev).
+ */
+#ifndef CONN_H
+#define CONN_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+#define CONN_AGAIN	(-2)
+
+struct tls;
+
+struct conn {
+	int		 rfd;
+	int		 wfd;
+	struct tls	*tls;
+	int		 rwaitfd;	/* what a read that said CONN_AGAIN waits for */
+	short		 rwaitev;
+	int		 wwaitfd;	/* likewise for a write */
+	short		 wwaitev;
+};
+
+void	conn_init(struct conn *, int, int);
+ssize_t	conn_read(struct conn *, void *, size_t);
+ssize_t	conn_write(struct conn *, const void *, size_t);
+int	conn_writeall(struct conn *, const void *, size_t, long);
+int	conn_accept(struct conn *, struct tls *, long);
+int	conn_connect(struct conn *, struct tls *, const char *, long);
+void	conn_close(struct conn *, long);
+const char *conn_error(struct conn *);
+
+#endif

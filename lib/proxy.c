@@ -1,0 +1,387 @@
+/*
+ * The STARTTLS state machine, all in one place.
+ *
+ * Client lines are classified exactly as qmail-smtpd's parser does
+ * (smtp.c).  Most are passed to the server behind us; each one passed
+ * makes the server owe one reply, and a tag per owed reply is queued so
+ * that replies can be matched to their commands: the EHLO reply is
+ * rewritten (STARTTLS added or removed), the DATA reply tells whether the
+ * next client bytes are a message, the swallowed greeting of the server
+ * started after the handshake can refuse the session.
+ *
+ * A few lines we answer ourselves: STARTTLS (220, 454, 501, 503) and,
+ * when TLS is required, MAIL/RCPT/DATA before it (530).  Such a reply is
+ * only queued once the server owes nothing, so replies stay in order.
+ *
+ *   COMMAND --DATA--> DATAWAIT --354--> BODY --"\r\n.\r\n"--> COMMAND
+ *                              \--else--> COMMAND
+ *   COMMAND --STARTTLS, nothing owed--> STARTTLS  (220 queued; the relay
+ *            returns once it is sent, and the rest of the client's input,
+ *            sent before it could have seen our 220, is thrown away)
+ *   COMMAND --QUIT--> QUIT        (the server says 221 and exits)
+ *   after TLS: swallowed greeting not 2xx --> REFUSED --> END
+ */
+#include <string.h>
+
+#include "buf.h"
+#include "proxy.h"
+#include "smtp.h"
+
+enum { CONT_NONE, CONT_FORWARD, CONT_DISCARD };
+
+enum {
+	TAG_NONE,		/* a reply nobody asked for */
+	TAG_OTHER,
+	TAG_EHLO,
+	TAG_DATA,
+	TAG_SWALLOW		/* greeting of the server started after TLS */
+};
+
+/* Our own replies; texts as the qmail-tls patch and RFC 3207 have them. */
+#define R_READY		"220 ready for tls\r\n"
+#define R_NOTLS		"454 TLS not available (#4.7.0)\r\n"
+#define R_SYNTAX	"501 Syntax error (no parameters allowed) (#5.5.4)\r\n"
+#define R_AGAIN		"503 TLS already active (#5.5.1)\r\n"
+#define R_MUSTTLS	"530 Must issue a STARTTLS command first (#5.7.0)\r\n"
+
+static void
+tag_push(struct proxy *p, int tag)
+{
+	p->tag[(p->taghead + p->ntags) % PROXY_MAXTAGS] = (unsigned char)tag;
+	p->ntags++;
+}
+
+static int
+tag_head(const struct proxy *p)
+{
+	return p->ntags > 0 ? p->tag[p->taghead] : TAG_NONE;
+}
+
+static void
+tag_pop(struct proxy *p)
+{
+	if (p->ntags == 0)
+		return;
+	p->taghead = (p->taghead + 1) % PROXY_MAXTAGS;
+	p->ntags--;
+}
+
+/*
+ * tls: the client side is already TLS (implicit TLS, port 465).
+ * offer: TLS is configured and may be offered.  require: UCSPITLS="!".
+ * transparent: UCSPITLS="-", we only pass bytes.
+ */
+void
+proxy_init(struct proxy *p, int tls, int offer, int require, int transparent)
+{
+	memset(p, 0, sizeof(*p));
+	p->state = PROXY_COMMAND;
+	p->tls = tls;
+	p->offer = offer && !tls;
+	p->require = require && !tls;
+	p->transparent = transparent;
+	tag_push(p, TAG_OTHER);		/* the greeting */
+}
+
+/* After the handshake: a new server, whose greeting the client must not see. */
+void
+proxy_restart(struct proxy *p)
+{
+	proxy_init(p, 1, 0, 0, 0);
+	p->tag[p->taghead] = TAG_SWALLOW;
+}
+
+/* Should the relay read client bytes now? */
+int
+proxy_reading(const struct proxy *p)
+{
+	if (p->clienteof)
+		return 0;
+	switch (p->state) {
+	case PROXY_COMMAND:
+		return p->ntags < PROXY_MAXTAGS;
+	case PROXY_DATAWAIT:
+	case PROXY_BODY:
+	case PROXY_REFUSED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Should the relay read server bytes now? */
+int
+proxy_listening(const struct proxy *p)
+{
+	return p->state != PROXY_STARTTLS && p->state != PROXY_REFUSED &&
+	    p->state != PROXY_END;
+}
+
+static void
+line_done(struct proxy *p, struct buf *in, struct buf *reply)
+{
+	p->cont = CONT_NONE;
+	if (p->verb == SMTP_STARTTLS && p->state == PROXY_STARTTLS) {
+		/* anything after STARTTLS was sent before our 220: injection */
+		buf_puts(reply, R_READY);
+		p->discarded += in->len;
+		buf_drop(in, in->len);
+	}
+}
+
+/*
+ * What to do with a client command: 0 pass it on, else our reply.  For an
+ * accepted STARTTLS the reply is queued when the line has been read whole.
+ */
+static const char *
+decide(struct proxy *p, int verb, int hasarg, int complete)
+{
+	switch (verb) {
+	case SMTP_STARTTLS:
+		if (p->tls)
+			return R_AGAIN;
+		if (hasarg || !complete)
+			return R_SYNTAX;
+		if (!p->offer)
+			return R_NOTLS;
+		return "";
+	case SMTP_MAIL:
+	case SMTP_RCPT:
+	case SMTP_DATA:
+		if (p->require)
+			return R_MUSTTLS;
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+static void
+client_body(struct proxy *p, struct buf *in, struct buf *out)
+{
+	size_t	 n, room;
+	int	 end;
+
+	room = buf_room(out);
+	n = in->len < room ? in->len : room;
+	if (n == 0)
+		return;
+	n = smtp_body_scan(&p->body, buf_data(in), n, &end);
+	buf_move(out, in, n);
+	if (end == SMTP_BODY_MORE)
+		return;
+	tag_push(p, TAG_OTHER);		/* the reply to the message */
+	/* after a bare LF qmail-smtpd answers 451 and exits */
+	p->state = end == SMTP_BODY_END ? PROXY_COMMAND : PROXY_QUIT;
+}
+
+void
+proxy_client(struct proxy *p, struct buf *in, struct buf *out,
+    struct buf *reply)
+{
+	const char	*data, *nl, *ours;
+	size_t		 n;
+	int		 hasarg;
+
+	if (p->transparent) {
+		buf_move(out, in, in->len);
+		return;
+	}
+	while (in->len > 0) {
+		if (p->state == PROXY_BODY) {
+			client_body(p, in, out);
+			if (p->state == PROXY_BODY)
+				return;
+			continue;
+		}
+		if (p->state == PROXY_REFUSED) {
+			if (memchr(buf_data(in), '\n', in->len) == NULL)
+				return;
+			buf_puts(reply, p->refusal);
+			buf_drop(in, in->len);
+			p->state = PROXY_END;
+			return;
+		}
+		if (p->state != PROXY_COMMAND)
+			return;
+		data = buf_data(in);
+		nl = memchr(data, '\n', in->len);
+		n = nl != NULL ? (size_t)(nl - data) + 1 : in->len;
+		if (p->cont == CONT_NONE) {
+			if (nl == NULL && !buf_full(in))
+				return;		/* wait for the whole line */
+			p->verb = smtp_verb(data, nl != NULL ? n - 1 : n,
+			    nl != NULL, &hasarg);
+			ours = decide(p, p->verb, hasarg, nl != NULL);
+			if (ours != NULL) {
+				if (p->ntags > 0)
+					return;	/* keep replies in order */
+				if (*ours == '\0')
+					p->state = PROXY_STARTTLS;
+				else
+					buf_puts(reply, ours);
+				p->cont = CONT_DISCARD;
+			} else if (p->ntags >= PROXY_MAXTAGS - 1)
+				return;	/* enough pipelined; let replies drain */
+			else
+				p->cont = CONT_FORWARD;
+		}
+		if (p->cont == CONT_DISCARD)
+			buf_drop(in, n);
+		else if (buf_room(out) < n)
+			return;			/* wait for the server to read */
+		else
+			buf_move(out, in, n);
+		if (nl == NULL)
+			continue;		/* rest of an overlong line */
+		if (p->cont == CONT_FORWARD) {
+			switch (p->verb) {
+			case SMTP_EHLO:
+				tag_push(p, TAG_EHLO);
+				break;
+			case SMTP_DATA:
+				tag_push(p, TAG_DATA);
+				p->state = PROXY_DATAWAIT;
+				break;
+			case SMTP_QUIT:
+				tag_push(p, TAG_OTHER);
+				p->state = PROXY_QUIT;
+				break;
+			default:
+				tag_push(p, TAG_OTHER);
+			}
+		}
+		line_done(p, in, reply);
+	}
+}
+
+/*
+ * The complete EHLO reply in p->ehlo, rewritten into out: the server's own
+ * STARTTLS keyword (if any) removed, ours added after the first line when
+ * we offer TLS, and the continuation marks set so only the last line has
+ * "250 ".  A reply other than 2xx passes unchanged.
+ */
+static void
+ehlo_rewrite(struct proxy *p, struct buf *out)
+{
+	const char	*line, *end, *nl;
+	char		*start, *l;
+	size_t		 n, held;
+	int		 code, first = 1;
+
+	code = smtp_reply_code(p->ehlo, p->ehlolen);
+	if (code < 200 || code > 299) {
+		buf_put(out, p->ehlo, p->ehlolen);
+		return;
+	}
+	end = p->ehlo + p->ehlolen;
+	held = out->len;		/* buf_put may slide the buffer */
+	for (line = p->ehlo; line < end; line += n) {
+		nl = memchr(line, '\n', end - line);
+		n = nl != NULL ? (size_t)(nl - line) + 1 : (size_t)(end - line);
+		if (!first && smtp_ehlo_keyword(line, n, "STARTTLS"))
+			continue;
+		buf_put(out, line, n);
+		if (first && p->offer)
+			buf_puts(out, "250-STARTTLS\r\n");
+		first = 0;
+	}
+	/* mark every line but the last as continued */
+	start = buf_data(out) + held;
+	end = buf_tail(out);
+	for (l = start; l < end; l += n) {
+		nl = memchr(l, '\n', end - l);
+		n = nl != NULL ? (size_t)(nl - l) + 1 : (size_t)(end - l);
+		if (n >= 4 && (l[3] == '-' || l[3] == ' '))
+			l[3] = l + n < end ? '-' : ' ';
+	}
+}
+
+/* One reply line (or a piece of an overlong one) from the server. */
+static int
+child_line(struct proxy *p, const char *data, size_t n, int complete,
+    struct buf *out)
+{
+	size_t	 len;
+
+	switch (p->rtag) {
+	case TAG_SWALLOW:
+		if (complete && p->rlast && (p->rcode < 200 || p->rcode > 299)) {
+			len = n < sizeof(p->refusal) - 3 ? n : sizeof(p->refusal) - 3;
+			while (len > 0 && (data[len - 1] == '\n' ||
+			    data[len - 1] == '\r'))
+				len--;
+			memcpy(p->refusal, data, len);
+			memcpy(p->refusal + len, "\r\n", 3);
+			p->state = PROXY_REFUSED;
+		}
+		return 1;
+	case TAG_EHLO:
+		if (p->transparent || p->ehlopass)
+			break;
+		if (p->ehlolen + n > sizeof(p->ehlo)) {
+			/* absurdly long: give up rewriting it */
+			if (buf_put(out, p->ehlo, p->ehlolen) == -1)
+				return 0;
+			p->ehlolen = 0;
+			p->ehlopass = 1;
+			break;
+		}
+		if (complete && p->rlast &&
+		    buf_room(out) < p->ehlolen + n + sizeof("250-STARTTLS\r\n"))
+			return 0;
+		memcpy(p->ehlo + p->ehlolen, data, n);
+		p->ehlolen += n;
+		if (complete && p->rlast) {
+			ehlo_rewrite(p, out);
+			p->ehlolen = 0;
+		}
+		return 1;
+	}
+	return buf_put(out, data, n) == 0;
+}
+
+void
+proxy_child(struct proxy *p, struct buf *in, struct buf *out)
+{
+	const char	*data, *nl;
+	size_t		 n;
+	int		 complete;
+
+	while (in->len > 0 && proxy_listening(p)) {
+		data = buf_data(in);
+		nl = memchr(data, '\n', in->len);
+		n = nl != NULL ? (size_t)(nl - data) + 1 : in->len;
+		complete = nl != NULL || p->childeof;
+		if (!complete && !buf_full(in))
+			return;			/* wait for the whole line */
+		if (!p->rmid) {
+			p->rtag = p->transparent ? TAG_NONE : tag_head(p);
+			p->rlast = smtp_reply_last(data, n);
+			p->rcode = smtp_reply_code(data, n);
+		}
+		if (!child_line(p, data, n, complete, out))
+			return;			/* wait for the client to read */
+		buf_drop(in, n);
+		p->rmid = !complete;
+		if (!complete || !p->rlast)
+			continue;
+		/* a whole reply: it answers the oldest command */
+		if (p->rtag == TAG_NONE)
+			continue;
+		tag_pop(p);
+		if (p->rtag == TAG_DATA && p->state == PROXY_DATAWAIT) {
+			if (p->rcode == 354) {
+				smtp_body_init(&p->body);
+				p->state = PROXY_BODY;
+			} else
+				p->state = PROXY_COMMAND;
+		}
+		p->ehlopass = 0;
+		if (p->state == PROXY_REFUSED && p->ntags > 0) {
+			/* a command is already waiting: it gets the refusal */
+			buf_puts(out, p->refusal);
+			p->state = PROXY_END;
+		}
+	}
+}

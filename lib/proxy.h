@@ -1,0 +1,69 @@
+/*
+ * The STARTTLS state machine of starttls-smtpd: it sees every client line
+ * and every reply of the SMTP server behind us, and decides what passes,
+ * what we answer ourselves, and when the switch to TLS happens.
+ */
+#ifndef PROXY_H
+#define PROXY_H
+
+#include <stddef.h>
+
+#include "smtp.h"
+
+struct buf;
+
+enum proxy_state {
+	PROXY_COMMAND,		/* client lines are commands */
+	PROXY_DATAWAIT,		/* DATA forwarded; is the reply 354? */
+	PROXY_BODY,		/* client bytes are the message */
+	PROXY_STARTTLS,		/* "220 ready for tls" queued; stop */
+	PROXY_QUIT,		/* the server is going away; no more commands */
+	PROXY_REFUSED,		/* post-TLS server refused its greeting */
+	PROXY_END		/* last reply queued; end the session */
+};
+
+#define PROXY_MAXTAGS	1024
+
+struct proxy {
+	int		 state;
+	int		 tls;		/* the client side is TLS now */
+	int		 offer;		/* we can do STARTTLS */
+	int		 require;	/* no mail before STARTTLS */
+	int		 transparent;	/* pass bytes untouched */
+	int		 clienteof;	/* no more client bytes will come */
+	int		 childeof;	/* no more server bytes will come */
+	size_t		 discarded;	/* bytes the client sent after STARTTLS */
+
+	/* the client line being passed on or thrown away */
+	int		 cont;
+	int		 verb;
+	struct smtp_body body;
+
+	/* replies the server owes, oldest first */
+	unsigned char	 tag[PROXY_MAXTAGS];
+	size_t		 taghead;
+	size_t		 ntags;
+
+	/* the server reply line being read */
+	int		 rmid;		/* inside a line longer than the buffer */
+	int		 rtag;
+	int		 rlast;
+	int		 rcode;
+
+	/* an EHLO reply, held until complete so it can be rewritten */
+	char		 ehlo[4096];
+	size_t		 ehlolen;
+	int		 ehlopass;	/* too long to hold: passed as is */
+
+	char		 refusal[512];
+};
+
+void	proxy_init(struct proxy *, int, int, int, int);
+void	proxy_restart(struct proxy *);
+int	proxy_reading(const struct proxy *);
+int	proxy_listening(const struct proxy *);
+void	proxy_client(struct proxy *, struct buf *, struct buf *,
+	    struct buf *);
+void	proxy_child(struct proxy *, struct buf *, struct buf *);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * SMTP parsing that must agree byte for byte with qmail: the command
+ * classifier of qmail's commands.c, the end-of-data state machine of
+ * qmail-smtpd's blast(), and reply lines (code, last line of a reply,
+ * EHLO keywords).
+ */
+#ifndef SMTP_H
+#define SMTP_H
+
+#include <stddef.h>
+
+enum smtp_verb {
+	SMTP_OTHER = 0,
+	SMTP_HELO,
+	SMTP_EHLO,
+	SMTP_MAIL,
+	SMTP_RCPT,
+	SMTP_DATA,
+	SMTP_QUIT,
+	SMTP_STARTTLS
+};
+
+int	smtp_verb(const char *, size_t, int, int *);
+const char *smtp_verbname(int);
+
+enum smtp_body_end {
+	SMTP_BODY_MORE = 0,	/* the message goes on */
+	SMTP_BODY_END,		/* "\r\n.\r\n" seen */
+	SMTP_BODY_STRAY		/* bare LF: qmail-smtpd answers 451 and exits */
+};
+
+struct smtp_body {
+	int	 state;
+};
+
+void	smtp_body_init(struct smtp_body *);
+size_t	smtp_body_scan(struct smtp_body *, const char *, size_t, int *);
+
+int	smtp_reply_code(const char *, size_t);
+int	smtp_reply_last(const char *, size_t);
+int	smtp_ehlo_keyword(const char *, size_t, const char *);
+
+#endif

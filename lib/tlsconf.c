@@ -1,0 +1,147 @@
+/*
+ * TLS configuration read from the qmail control directory, with the
+ * meanings of Frederik Vermeulen's qmail-tls patch:
+ *
+ *   servercert.pem	private key and certificate chain in one file; the
+ *			key may come first and text between the PEM blocks
+ *			is ignored
+ *   clientca.pem	when present, clients are asked for a certificate
+ *			(see certid.c for how it is judged)
+ *   tlsserverciphers	OpenSSL cipher list, lines joined with ':'
+ *
+ * The files are read afresh by every session, so a renewed certificate
+ * takes effect with the next connection, without a restart.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tls.h>
+
+#include "control.h"
+#include "tlsconf.h"
+
+/*
+ * The cipher list: $TLSCIPHERS if set and not empty, else the control
+ * file with its lines joined by ':', else libtls's "secure" default.
+ * Returns 0 and a malloc'd string or NULL, or -1 on a read error.
+ */
+int
+tlsconf_ciphers(const char *envval, const char *dir, const char *file,
+    char **out)
+{
+	char	*p;
+	size_t	 len, i;
+	int	 r;
+
+	*out = NULL;
+	if (envval != NULL && *envval != '\0') {
+		*out = strdup(envval);
+		return *out == NULL ? -1 : 0;
+	}
+	if ((r = control_readfile(dir, file, &p, &len)) == -1)
+		return -1;
+	if (r == 0)
+		return 0;
+	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' ||
+	    p[len - 1] == ' '))
+		p[--len] = '\0';
+	for (i = 0; i < len; i++)
+		if (p[i] == '\n' || p[i] == '\r')
+			p[i] = ':';
+	if (len == 0) {
+		free(p);
+		return 0;
+	}
+	*out = p;
+	return 0;
+}
+
+static void
+seterr(char *err, size_t errlen, const char *what, const char *why)
+{
+	snprintf(err, errlen, "%s: %s", what, why);
+}
+
+/*
+ * A configured libtls server context, or NULL with the reason in err.
+ * *askcert says whether clients will be asked for a certificate.
+ */
+struct tls *
+tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
+    char *err, size_t errlen)
+{
+	char			 path[PATH_MAX];
+	struct tls_config	*cfg = NULL;
+	struct tls		*ctx = NULL;
+	uint8_t			*mem = NULL;
+	size_t			 memlen = 0;
+	char			*ciphers = NULL;
+	uint32_t		 protocols;
+
+	*askcert = 0;
+	if (control_path(path, sizeof(path), dir, "servercert.pem") == -1 ||
+	    (mem = tls_load_file(path, &memlen, NULL)) == NULL) {
+		seterr(err, errlen, "unable to read servercert.pem",
+		    strerror(errno));
+		return NULL;
+	}
+	if ((cfg = tls_config_new()) == NULL) {
+		seterr(err, errlen, "unable to set up TLS", strerror(errno));
+		goto done;
+	}
+	if (tls_config_set_keypair_mem(cfg, mem, memlen, mem, memlen) == -1) {
+		seterr(err, errlen, "unable to load servercert.pem",
+		    tls_config_error(cfg));
+		goto done;
+	}
+	if (tls_config_parse_protocols(&protocols, "tlsv1.2,tlsv1.3") == -1 ||
+	    tls_config_set_protocols(cfg, protocols) == -1) {
+		seterr(err, errlen, "unable to set TLS protocols",
+		    tls_config_error(cfg));
+		goto done;
+	}
+	if (tlsconf_ciphers(ciphersenv, dir, "tlsserverciphers",
+	    &ciphers) == -1) {
+		seterr(err, errlen, "unable to read tlsserverciphers",
+		    strerror(errno));
+		goto done;
+	}
+	if (ciphers != NULL && tls_config_set_ciphers(cfg, ciphers) == -1) {
+		seterr(err, errlen, "unable to use TLS ciphers",
+		    tls_config_error(cfg));
+		goto done;
+	}
+	tls_config_prefer_ciphers_server(cfg);
+	if (control_path(path, sizeof(path), dir, "clientca.pem") == 0 &&
+	    access(path, F_OK) == 0) {
+		/*
+		 * Ask for a certificate but accept any: libtls would abort
+		 * the handshake for an unknown CA, and ordinary MTAs send
+		 * their own certificates.  certid.c judges it afterwards.
+		 */
+		tls_config_verify_client_optional(cfg);
+		tls_config_insecure_noverifycert(cfg);
+		*askcert = 1;
+	}
+	if ((ctx = tls_server()) == NULL) {
+		seterr(err, errlen, "unable to set up TLS", strerror(errno));
+		goto done;
+	}
+	if (tls_configure(ctx, cfg) == -1) {
+		seterr(err, errlen, "unable to use servercert.pem",
+		    tls_error(ctx));
+		tls_free(ctx);
+		ctx = NULL;
+	}
+ done:
+	free(ciphers);
+	tls_unload_file(mem, memlen);
+	tls_config_free(cfg);
+	return ctx;
+}
