@@ -1,0 +1,315 @@
+"""Test harness for starttls: real tcpserver, real clients, real certificates.
+
+Everything listens on 127.0.0.1 only, every wait is bounded, and every
+process started here is stopped here, by PID.
+"""
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(TOP, "build")
+SMTPD = os.path.join(BUILD, "starttls-smtpd")
+STANDIN = os.path.join(BUILD, "qmail-smtpd-standin")
+ODD = os.path.join(TOP, "tests", "oddserver.py")
+WORK = tempfile.mkdtemp(prefix="starttls-test.")
+CERTS = os.path.join(WORK, "certs")
+
+
+class Fail(Exception):
+    pass
+
+
+def expect(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def expect_eq(got, want, what):
+    if got != want:
+        raise Fail("%s: got %r, want %r" % (what, got, want))
+
+
+def expect_in(needle, hay, what):
+    if needle not in hay:
+        raise Fail("%s: %r not in %r" % (what, needle, hay[-600:]))
+
+
+def expect_not_in(needle, hay, what):
+    if needle in hay:
+        raise Fail("%s: %r unexpectedly in %r" % (what, needle, hay[-600:]))
+
+
+def make_certs():
+    if not os.path.exists(os.path.join(CERTS, "tlsclients")):
+        subprocess.run(["sh", os.path.join(TOP, "tests", "mkcerts.sh"),
+                        CERTS], check=True, timeout=60)
+
+
+def cert(name):
+    return os.path.join(CERTS, name)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=10.0, step=0.02):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+_serial = [0]
+
+
+class Server:
+    """tcpserver on 127.0.0.1 running a chain ending in the qmail stand-in.
+
+    chain: the argv after tcpserver's address, with the words SMTPD,
+    STANDIN and ODD replaced by the built programs.  control: extra or
+    replacement control files (name -> text, or None to leave one out).
+    """
+
+    def __init__(self, chain=("SMTPD", "STANDIN"), control=None, env=None,
+                 rules=None, tcpopts=()):
+        _serial[0] += 1
+        self.dir = os.path.join(WORK, "srv%03d" % _serial[0])
+        self.home = os.path.join(self.dir, "home")
+        self.control = os.path.join(self.home, "control")
+        self.rec = os.path.join(self.dir, "rec")
+        self.logpath = os.path.join(self.dir, "log")
+        os.makedirs(self.control)
+        os.makedirs(self.rec)
+        files = {
+            "me": "standin.example.org\n",
+            "rcpthosts": "example.org\n",
+            "servercert.pem": open(cert("servercert.pem")).read(),
+            "clientca.pem": open(cert("clientca.pem")).read(),
+            "tlsclients": open(cert("tlsclients")).read(),
+        }
+        files.update(control or {})
+        for name, text in files.items():
+            if text is not None:
+                with open(os.path.join(self.control, name), "w") as f:
+                    f.write(text)
+        words = {"SMTPD": SMTPD, "STANDIN": STANDIN, "ODD": ODD}
+        self.chain = [words.get(w, w) for w in chain]
+        self.env = dict(os.environ)
+        for k in list(self.env):
+            if k.startswith("SSL_") or k in ("SMTPS", "UCSPITLS",
+                                             "TLSCIPHERS", "RELAYCLIENT"):
+                del self.env[k]
+        self.env.update({"STANDIN_HOME": self.home,
+                         "STANDIN_RECORD": self.rec,
+                         "STARTTLS_CONTROLDIR": self.control})
+        self.env.update(env or {})
+        self.rules = rules
+        self.tcpopts = list(tcpopts)
+        self.proc = None
+        self.port = None
+        self.probes = 0
+
+    def start(self):
+        pre = []
+        if self.rules is not None:
+            cdb = os.path.join(self.dir, "rules.cdb")
+            subprocess.run(["tcprules", cdb, cdb + ".tmp"],
+                           input=self.rules.encode(), check=True, timeout=10)
+            pre = ["-x", cdb]
+        for attempt in range(5):
+            self.port = free_port()
+            log = open(self.logpath, "ab")
+            self.proc = subprocess.Popen(
+                ["tcpserver", "-v", "-R", "-H", "-l", "localhost"] +
+                self.tcpopts + pre + ["127.0.0.1", str(self.port)] +
+                self.chain, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log)
+            log.close()
+            if wait_for(lambda: self._listening(), timeout=5):
+                return self
+            self.proc.kill()
+            self.proc.wait()
+        raise Fail("tcpserver did not start: " + self.log())
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+        except OSError:
+            return False
+        # that probe was a session too: let it end, and forget it
+        self.probes += 1
+        wait_for(lambda: self.log().count("tcpserver: end ") >= self.probes,
+                 timeout=5)
+        for f in glob.glob(os.path.join(self.rec, "*")):
+            os.unlink(f)
+        return True
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.idle()
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def idle(self, timeout=10):
+        """Wait until every session tcpserver started has ended."""
+        return wait_for(lambda: self.log().count("tcpserver: end ") >=
+                        self.log().count("tcpserver: ok "), timeout)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *a):
+        self.stop()
+
+    def log(self):
+        try:
+            with open(self.logpath, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def ourlog(self):
+        return "\n".join(l for l in self.log().splitlines()
+                         if l.startswith("starttls-smtpd:"))
+
+    # what the servers behind us saw, oldest session first
+    def sessions(self):
+        pids = [int(os.path.basename(p)[:-4])
+                for p in glob.glob(os.path.join(self.rec, "*.env"))]
+        pids.sort(key=lambda p: os.stat(os.path.join(self.rec, "%d.env" % p))
+                  .st_mtime_ns)
+        return pids
+
+    def senv(self, pid):
+        env = {}
+        with open(os.path.join(self.rec, "%d.env" % pid)) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("=")
+                env[k] = v
+        return env
+
+    def sin(self, pid):
+        try:
+            with open(os.path.join(self.rec, "%d.in" % pid), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return b""
+
+    def sexit(self, pid):
+        p = os.path.join(self.rec, "%d.exit" % pid)
+        if not wait_for(lambda: os.path.exists(p), 5):
+            return None
+        return int(open(p).read())
+
+    def messages(self):
+        """[(sender, [recipients], message bytes)] in arrival order."""
+        out = []
+        envs = glob.glob(os.path.join(self.rec, "*.envelope"))
+        envs.sort(key=lambda p: os.stat(p).st_mtime_ns)
+        for e in envs:
+            lines = open(e).read().splitlines()
+            msg = open(e[:-len("envelope")] + "msg", "rb").read()
+            out.append((lines[0][1:], [l[1:] for l in lines[1:]], msg))
+        return out
+
+
+class Client:
+    """A raw SMTP client that can switch to TLS, for byte-exact tests."""
+
+    def __init__(self, port, timeout=10, family=socket.AF_INET,
+                 host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.s = self.sock
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def reply(self):
+        """One whole reply, all its lines, as bytes."""
+        out = b""
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    raise Fail("connection closed; got %r" % (out + self.buf))
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            out += line + b"\n"
+            if len(line) < 4 or line[3:4] != b"-":
+                return out
+
+    def cmd(self, line):
+        self.send(line + b"\r\n")
+        return self.reply()
+
+    def rest(self, timeout=2.0):
+        """Whatever arrives until EOF or a quiet spell."""
+        self.s.settimeout(timeout)
+        out = self.buf
+        self.buf = b""
+        try:
+            while True:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except (socket.timeout, ssl.SSLError, ConnectionError):
+            pass
+        return out
+
+    def starttls(self, certname=None, version=None, sni="localhost"):
+        expect_eq(self.buf, b"", "plaintext bytes after 220")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(cert("ca.pem"))
+        if certname:
+            ctx.load_cert_chain(cert(certname + ".pem"),
+                                cert(certname + ".key"))
+        if version == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        elif version == "1.3":
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        self.s = ctx.wrap_socket(self.sock, server_hostname=sni)
+        return self.s
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def normalize(replies):
+    """Take out what differs between two runs of the stand-in."""
+    return re.sub(rb"250 ok \d+ qp \d+", b"250 ok T qp P", replies)
+
+
+def run(argv, input=None, timeout=30, env=None):
+    return subprocess.run(argv, input=input, capture_output=True,
+                          timeout=timeout, env=env)
+
+
+def cleanup():
+    shutil.rmtree(WORK, ignore_errors=True)

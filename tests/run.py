@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""Runs the whole suite: the C unit tests, the man page lint, and the
+end-to-end tests of tests/t_*.py.  Ends with one line "N passed, N failed".
+
+  tests/run.py [-v] [name-substring ...]
+"""
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lib  # noqa: E402
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+class Timeout(Exception):
+    pass
+
+
+def on_alarm(sig, frame):
+    raise Timeout("test took longer than 120 s")
+
+
+def main():
+    verbose = "-v" in sys.argv
+    want = [a for a in sys.argv[1:] if a != "-v"]
+    passed = failed = skipped = 0
+    t0 = time.time()
+
+    # C unit tests: TAP lines from build/unit
+    if not want or any("unit" in w for w in want):
+        unit = os.path.join(lib.BUILD, "unit")
+        p = subprocess.run([unit], capture_output=True, text=True, timeout=300)
+        for line in p.stdout.splitlines():
+            if line.startswith("ok "):
+                passed += 1
+                if verbose:
+                    print("ok - unit: " + line.split(" - ", 1)[-1])
+            elif line.startswith("not ok"):
+                failed += 1
+                print("not ok - unit: " + line.split(" - ", 1)[-1])
+        if p.returncode != 0 and "not ok" not in p.stdout:
+            failed += 1
+            print("not ok - unit: exit %d: %s" % (p.returncode, p.stderr))
+
+    # the man pages
+    if not want or any("man" in w for w in want):
+        pages = sorted(os.path.join(lib.TOP, "man", f)
+                       for f in os.listdir(os.path.join(lib.TOP, "man")))
+        p = subprocess.run(["mandoc", "-Tlint", "-W", "warning"] + pages,
+                           capture_output=True, text=True)
+        if p.returncode == 0 and not p.stdout and not p.stderr:
+            passed += 1
+        else:
+            failed += 1
+            print("not ok - man pages lint: " + (p.stdout + p.stderr))
+
+    lib.make_certs()
+    for mod in sorted(f[:-3] for f in os.listdir(os.path.dirname(
+            os.path.abspath(__file__))) if f.startswith("t_") and
+            f.endswith(".py")):
+        m = importlib.import_module(mod)
+        for fn in m.TESTS:
+            name = "%s.%s" % (mod[2:], fn.__name__)
+            if want and not any(w in name for w in want):
+                continue
+            signal.signal(signal.SIGALRM, on_alarm)
+            signal.alarm(120)
+            start = time.time()
+            try:
+                r = fn()
+                signal.alarm(0)
+                if r == "skip":
+                    skipped += 1
+                    print("skip - %s" % name)
+                    continue
+                passed += 1
+                if verbose:
+                    print("ok - %s (%.1fs)" % (name, time.time() - start))
+            except Exception as e:
+                signal.alarm(0)
+                failed += 1
+                detail = str(e) if isinstance(e, lib.Fail) else \
+                    traceback.format_exc()
+                print("not ok - %s: %s" % (name, detail))
+    lib.cleanup()
+    if verbose:
+        print("time: %.0f s" % (time.time() - t0))
+    line = "%d passed, %d failed" % (passed, failed)
+    if skipped:
+        line += ", %d skipped" % skipped
+    print(line)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
