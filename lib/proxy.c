@@ -256,44 +256,65 @@ proxy_client(struct proxy *p, struct buf *in, struct buf *out,
 }
 
 /*
+ * One line of a rewritten EHLO reply, with its continuation mark set:
+ * "250-" when more lines follow, else as the server wrote it.  A bare
+ * "250" that is no longer last gets a '-' inserted, or the client would
+ * take it for a whole reply and every later reply would be off by one.
+ */
+static void
+ehlo_line(struct buf *out, const char *s, size_t n, int more)
+{
+	if (n >= 4 && (s[3] == '-' || s[3] == ' ')) {
+		buf_put(out, s, 3);
+		buf_put(out, more ? "-" : " ", 1);
+		buf_put(out, s + 4, n - 4);
+	} else if (more && smtp_reply_code(s, n) != -1) {
+		buf_put(out, s, 3);
+		buf_put(out, "-", 1);
+		buf_put(out, s + 3, n - 3);
+	} else
+		buf_put(out, s, n);
+}
+
+static int
+ehlo_drop(const char *s, size_t n, int first)
+{
+	return !first && smtp_ehlo_keyword(s, n, "STARTTLS");
+}
+
+/*
  * The complete EHLO reply in p->ehlo, rewritten into out: the server's own
  * STARTTLS keyword (if any) removed, ours added after the first line when
- * we offer TLS, and the continuation marks set so only the last line has
- * "250 ".  A reply other than 2xx passes unchanged.
+ * we offer TLS.  A reply other than 2xx passes unchanged.
  */
 static void
 ehlo_rewrite(struct proxy *p, struct buf *out)
 {
-	const char	*line, *end, *nl;
-	char		*start, *l;
-	size_t		 n, held;
-	int		 code, first = 1;
+	const char	*line, *end = p->ehlo + p->ehlolen, *nl;
+	size_t		 n, kept = 0, i = 0;
+	int		 code;
 
 	code = smtp_reply_code(p->ehlo, p->ehlolen);
 	if (code < 200 || code > 299) {
 		buf_put(out, p->ehlo, p->ehlolen);
 		return;
 	}
-	end = p->ehlo + p->ehlolen;
-	held = out->len;		/* buf_put may slide the buffer */
 	for (line = p->ehlo; line < end; line += n) {
 		nl = memchr(line, '\n', end - line);
 		n = nl != NULL ? (size_t)(nl - line) + 1 : (size_t)(end - line);
-		if (!first && smtp_ehlo_keyword(line, n, "STARTTLS"))
-			continue;
-		buf_put(out, line, n);
-		if (first && p->offer)
-			buf_puts(out, "250-STARTTLS\r\n");
-		first = 0;
+		if (!ehlo_drop(line, n, line == p->ehlo))
+			kept++;
 	}
-	/* mark every line but the last as continued */
-	start = buf_data(out) + held;
-	end = buf_tail(out);
-	for (l = start; l < end; l += n) {
-		nl = memchr(l, '\n', end - l);
-		n = nl != NULL ? (size_t)(nl - l) + 1 : (size_t)(end - l);
-		if (n >= 4 && (l[3] == '-' || l[3] == ' '))
-			l[3] = l + n < end ? '-' : ' ';
+	if (p->offer)
+		kept++;
+	for (line = p->ehlo; line < end; line += n) {
+		nl = memchr(line, '\n', end - line);
+		n = nl != NULL ? (size_t)(nl - line) + 1 : (size_t)(end - line);
+		if (ehlo_drop(line, n, line == p->ehlo))
+			continue;
+		ehlo_line(out, line, n, ++i < kept);
+		if (line == p->ehlo && p->offer)
+			ehlo_line(out, "250-STARTTLS\r\n", 14, ++i < kept);
 	}
 }
 
@@ -327,8 +348,9 @@ child_line(struct proxy *p, const char *data, size_t n, int complete,
 			p->ehlopass = 1;
 			break;
 		}
+		/* room for the reply, our line, and a '-' per line at worst */
 		if (complete && p->rlast &&
-		    buf_room(out) < p->ehlolen + n + sizeof("250-STARTTLS\r\n"))
+		    buf_room(out) < 2 * (p->ehlolen + n) + 16)
 			return 0;
 		memcpy(p->ehlo + p->ehlolen, data, n);
 		p->ehlolen += n;

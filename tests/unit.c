@@ -1,0 +1,1715 @@
+/*
+ * Unit tests for lib/: the SMTP line rules (smtp.c), the fixed buffers
+ * (buf.c), the control-file readers (control.c) and the STARTTLS state
+ * machine (proxy.c), the last driven directly through struct buf buffers.
+ *
+ * Output: one TAP line per test on stdout, "ok N - name" or
+ * "not ok N - name: detail"; exit 0 when all passed, 1 otherwise.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "control.h"
+#include "proxy.h"
+#include "smtp.h"
+
+/* ------------------------------------------------------------------ */
+/* the harness                                                         */
+
+static int	ntests, nfailed;
+static char	why[2048];		/* first failure of the current test */
+
+#define FAIL(...) do {							\
+	if (why[0] == '\0')						\
+		snprintf(why, sizeof(why), __VA_ARGS__);		\
+} while (0)
+
+/* A failed check ends the test. */
+#define CHECK(c) do {							\
+	if (!(c)) {							\
+		FAIL("line %d: %s", __LINE__, #c);			\
+		return;							\
+	}								\
+} while (0)
+
+#define CHECK_INT(a, b) do {						\
+	long chk_got_ = (long)(a), chk_want_ = (long)(b);		\
+	if (chk_got_ != chk_want_) {					\
+		FAIL("line %d: %s is %ld, expected %ld", __LINE__, #a,	\
+		    chk_got_, chk_want_);				\
+		return;							\
+	}								\
+} while (0)
+
+#define CHECK_STR(a, b) do {						\
+	const char *chk_got_ = (a), *chk_want_ = (b);			\
+	if (strcmp(chk_got_, chk_want_) != 0) {				\
+		FAIL("line %d: %s is \"%s\", expected \"%s\"", __LINE__,	\
+		    #a, esc(chk_got_, strlen(chk_got_)),		\
+		    esc(chk_want_, strlen(chk_want_)));			\
+		return;							\
+	}								\
+} while (0)
+
+/* Printable, one-line rendering of bytes for test names and details. */
+static const char *
+esc(const char *s, size_t n)
+{
+	static char	 bufs[4][320];
+	static int	 k;
+	char		*o = bufs[k++ % 4];
+	size_t		 i, j = 0;
+	unsigned char	 c;
+
+	for (i = 0; i < n && j < sizeof(bufs[0]) - 8; i++) {
+		c = (unsigned char)s[i];
+		if (c == '\r') {
+			o[j++] = '\\';
+			o[j++] = 'r';
+		} else if (c == '\n') {
+			o[j++] = '\\';
+			o[j++] = 'n';
+		} else if (c == '\\' || c == '"') {
+			o[j++] = '\\';
+			o[j++] = (char)c;
+		} else if (c < 32 || c > 126)
+			j += (size_t)snprintf(o + j, 5, "\\x%02x", c);
+		else
+			o[j++] = (char)c;
+	}
+	if (i < n) {
+		memcpy(o + j, "...", 3);
+		j += 3;
+	}
+	o[j] = '\0';
+	return o;
+}
+
+static void
+run(const char *name, void (*fn)(void))
+{
+	why[0] = '\0';
+	fn();
+	ntests++;
+	if (why[0] == '\0')
+		printf("ok %d - %s\n", ntests, name);
+	else {
+		nfailed++;
+		printf("not ok %d - %s: %s\n", ntests, name, why);
+	}
+	fflush(stdout);
+}
+
+/* Does b hold exactly s/n?  Reports the difference if not. */
+static int
+buf_is(const struct buf *b, const char *s, size_t n, const char *what,
+    int line)
+{
+	if (b->len == n && memcmp(buf_data(b), s, n) == 0)
+		return 1;
+	FAIL("line %d: %s holds \"%s\" (%zu bytes), expected \"%s\" "
+	    "(%zu bytes)", line, what, esc(buf_data(b), b->len), b->len,
+	    esc(s, n), n);
+	return 0;
+}
+
+/* b must hold exactly the literal s; then it is emptied. */
+#define EXPECT(b, s) do {						\
+	if (!buf_is(&(b), (s), sizeof(s) - 1, #b, __LINE__))		\
+		return;							\
+	buf_drop(&(b), (b).len);					\
+} while (0)
+
+#define EXPECT_EMPTY(b) do {						\
+	if (!buf_is(&(b), "", 0, #b, __LINE__))				\
+		return;							\
+} while (0)
+
+/* ------------------------------------------------------------------ */
+/* smtp_verb                                                           */
+
+struct vcase {
+	const char	*line;
+	size_t		 len;
+	int		 complete;
+	int		 verb;
+	int		 hasarg;
+};
+
+#define L(s)	(s), sizeof(s) - 1
+
+static const struct vcase vcases[] = {
+	{ L("STARTTLS"), 1, SMTP_STARTTLS, 0 },
+	{ L("STARTTLS\r"), 1, SMTP_STARTTLS, 0 },
+	{ L("starttls"), 1, SMTP_STARTTLS, 0 },
+	{ L("starttls\r"), 1, SMTP_STARTTLS, 0 },
+	{ L("StartTLS"), 1, SMTP_STARTTLS, 0 },
+	{ L("StartTLS\r"), 1, SMTP_STARTTLS, 0 },
+	{ L("STARTTLS "), 1, SMTP_STARTTLS, 0 },
+	{ L("STARTTLS   \r"), 1, SMTP_STARTTLS, 0 },
+	{ L("STARTTLS x"), 1, SMTP_STARTTLS, 1 },
+	{ L("STARTTLS x\r"), 1, SMTP_STARTTLS, 1 },
+	{ L("STARTTLS\r\r"), 1, SMTP_OTHER, 0 },
+	{ L("STARTTLS\0junk"), 1, SMTP_STARTTLS, 0 },
+	{ L("STARTTLS  \0junk"), 1, SMTP_STARTTLS, 0 },
+	{ L("STAR\0TTLS"), 1, SMTP_OTHER, 0 },
+	{ L("STARTTLSX"), 1, SMTP_OTHER, 0 },
+	{ L("STARTTLS\tx"), 1, SMTP_OTHER, 0 },
+	{ L("MAIL FROM:<a>"), 1, SMTP_MAIL, 1 },
+	{ L("RCPT TO:<b>\r"), 1, SMTP_RCPT, 1 },
+	{ L("DATA"), 1, SMTP_DATA, 0 },
+	{ L("DATA\r"), 1, SMTP_DATA, 0 },
+	{ L("data x"), 1, SMTP_DATA, 1 },
+	{ L("QUIT"), 1, SMTP_QUIT, 0 },
+	{ L("EHLO x"), 1, SMTP_EHLO, 1 },
+	{ L("HELO x"), 1, SMTP_HELO, 1 },
+	{ L(""), 1, SMTP_OTHER, 0 },
+	{ L("\r"), 1, SMTP_OTHER, 0 },
+	{ L("  STARTTLS"), 1, SMTP_OTHER, 1 },	/* verb "", arg "STARTTLS" */
+	{ L("NOOP"), 1, SMTP_OTHER, 0 },
+};
+
+static const struct vcase *vcur;
+
+static const char *
+verbname(int v)
+{
+	switch (v) {
+	case SMTP_OTHER:	return "other";
+	case SMTP_HELO:		return "HELO";
+	case SMTP_EHLO:		return "EHLO";
+	case SMTP_MAIL:		return "MAIL";
+	case SMTP_RCPT:		return "RCPT";
+	case SMTP_DATA:		return "DATA";
+	case SMTP_QUIT:		return "QUIT";
+	case SMTP_STARTTLS:	return "STARTTLS";
+	}
+	return "?";
+}
+
+static void
+t_verb_case(void)
+{
+	int	 v, hasarg = -1;
+
+	v = smtp_verb(vcur->line, vcur->len, vcur->complete, &hasarg);
+	if (v != vcur->verb)
+		FAIL("verb %s, expected %s", verbname(v), verbname(vcur->verb));
+	else if (hasarg != vcur->hasarg)
+		FAIL("hasarg %d, expected %d", hasarg, vcur->hasarg);
+}
+
+static void
+t_verb_long_other(void)
+{
+	static char	 line[70000];
+	int		 hasarg = -1;
+
+	memset(line, 'A', sizeof(line));
+	CHECK_INT(smtp_verb(line, sizeof(line), 0, &hasarg), SMTP_OTHER);
+	CHECK_INT(hasarg, 1);
+}
+
+static void
+t_verb_long_starttls_spaces(void)
+{
+	static char	 line[70000];
+	int		 hasarg = -1;
+
+	memset(line, ' ', sizeof(line));
+	memcpy(line, "STARTTLS", 8);
+	CHECK_INT(smtp_verb(line, sizeof(line), 0, &hasarg), SMTP_STARTTLS);
+	CHECK_INT(hasarg, 1);
+}
+
+static void
+t_verb_long_data_arg(void)
+{
+	static char	 line[70000];
+	int		 hasarg = -1;
+
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "DATA ", 5);
+	CHECK_INT(smtp_verb(line, sizeof(line), 0, &hasarg), SMTP_DATA);
+	CHECK_INT(hasarg, 1);
+}
+
+/* an incomplete prefix keeps its '\r': it is not the end of the line */
+static void
+t_verb_incomplete_cr(void)
+{
+	int	 hasarg = -1;
+
+	CHECK_INT(smtp_verb("STARTTLS\r", 9, 0, &hasarg), SMTP_OTHER);
+	CHECK_INT(hasarg, 1);
+}
+
+static void
+t_verbname(void)
+{
+	CHECK_STR(smtp_verbname(SMTP_STARTTLS), "starttls");
+	CHECK_STR(smtp_verbname(SMTP_DATA), "data");
+	CHECK_STR(smtp_verbname(SMTP_OTHER), "other");
+}
+
+/* ------------------------------------------------------------------ */
+/* smtp_body_scan                                                      */
+
+struct bcase {
+	const char	*name;
+	const char	*s;
+	size_t		 len;
+	size_t		 want;
+	int		 end;
+};
+
+static const struct bcase bcases[] = {
+	{ "empty message ends at .CRLF", L(".\r\n"), 3, SMTP_BODY_END },
+	{ "ends at CRLF.CRLF, later bytes not consumed",
+	    L("hi\r\n.\r\nQUIT\r\n"), 7, SMTP_BODY_END },
+	{ "dot-stuffed line does not end", L("..\r\n"), 4, SMTP_BODY_MORE },
+	{ "dot-stuffed line then end", L("..\r\nx\r\n.\r\n"), 10,
+	    SMTP_BODY_END },
+	{ "dot then text does not end", L("a\r\n.x\r\n.\r\nRSET\r\n"), 10,
+	    SMTP_BODY_END },
+	{ "bare LF mid-line is stray", L("ab\ncd\r\n"), 3, SMTP_BODY_STRAY },
+	{ "bare LF at start is stray", L("\nx"), 1, SMTP_BODY_STRAY },
+	{ "dot then bare LF is stray", L(".\n.\r\n"), 2, SMTP_BODY_STRAY },
+	{ "bare LF after lines is stray", L("a\r\nb\r\nhello\nworld\r\n"),
+	    12, SMTP_BODY_STRAY },
+	{ "CRLF inside lines is fine", L("a\r\nb\r\nSTARTTLS\r\n"), 16,
+	    SMTP_BODY_MORE },
+	{ "lone CR inside a line is fine", L("a\rb\r\n"), 5, SMTP_BODY_MORE },
+	{ "dot CR then x does not end", L(".\rx\r\n"), 5, SMTP_BODY_MORE },
+	{ "dot CR x then end", L(".\rx\r\n.\r\n"), 8, SMTP_BODY_END },
+	{ "CR CR LF dot CR LF ends", L("\r\r\n.\r\n"), 6, SMTP_BODY_END },
+	{ "dot CR CR LF does not end", L("x\r\n.\r\r\n.\r\n"), 10,
+	    SMTP_BODY_END },
+	{ "no end in plain text", L("hello world"), 11, SMTP_BODY_MORE },
+};
+
+static const struct bcase *bcur;
+
+static void
+t_body_case(void)
+{
+	struct smtp_body	 b;
+	size_t			 r;
+	int			 end = -1;
+
+	smtp_body_init(&b);
+	r = smtp_body_scan(&b, bcur->s, bcur->len, &end);
+	CHECK_INT(r, bcur->want);
+	CHECK_INT(end, bcur->end);
+}
+
+static void
+t_body_case_bytewise(void)
+{
+	struct smtp_body	 b;
+	size_t			 i, r, total = 0;
+	int			 end = SMTP_BODY_MORE;
+
+	smtp_body_init(&b);
+	for (i = 0; i < bcur->len && end == SMTP_BODY_MORE; i++) {
+		r = smtp_body_scan(&b, bcur->s + i, 1, &end);
+		CHECK_INT(r, 1);
+		total += r;
+	}
+	CHECK_INT(total, bcur->want);
+	CHECK_INT(end, bcur->end);
+}
+
+/* the state after an end is "just after CRLF" again: a second message */
+static void
+t_body_end_resets(void)
+{
+	struct smtp_body	 b;
+	int			 end = -1;
+
+	smtp_body_init(&b);
+	CHECK_INT(smtp_body_scan(&b, L("x\r\n.\r\n"), &end), 6);
+	CHECK_INT(end, SMTP_BODY_END);
+	CHECK_INT(smtp_body_scan(&b, L(".\r\n"), &end), 3);
+	CHECK_INT(end, SMTP_BODY_END);
+}
+
+/* two calls, the end sequence split between them */
+static void
+t_body_split(void)
+{
+	struct smtp_body	 b;
+	int			 end = -1;
+
+	smtp_body_init(&b);
+	CHECK_INT(smtp_body_scan(&b, L("hi\r\n."), &end), 5);
+	CHECK_INT(end, SMTP_BODY_MORE);
+	CHECK_INT(smtp_body_scan(&b, L("\r"), &end), 1);
+	CHECK_INT(end, SMTP_BODY_MORE);
+	CHECK_INT(smtp_body_scan(&b, L("\nQUIT\r\n"), &end), 1);
+	CHECK_INT(end, SMTP_BODY_END);
+}
+
+/* ------------------------------------------------------------------ */
+/* reply lines                                                         */
+
+static void
+t_reply_continued(void)
+{
+	CHECK_INT(smtp_reply_code(L("250-PIPELINING\r\n")), 250);
+	CHECK_INT(smtp_reply_last(L("250-PIPELINING\r\n")), 0);
+}
+
+static void
+t_reply_last(void)
+{
+	CHECK_INT(smtp_reply_code(L("250 8BITMIME\r\n")), 250);
+	CHECK_INT(smtp_reply_last(L("250 8BITMIME\r\n")), 1);
+}
+
+static void
+t_reply_bare_code(void)
+{
+	CHECK_INT(smtp_reply_code(L("250\r\n")), 250);
+	CHECK_INT(smtp_reply_last(L("250\r\n")), 1);
+}
+
+static void
+t_reply_short(void)
+{
+	CHECK_INT(smtp_reply_code(L("25")), -1);
+	CHECK_INT(smtp_reply_code(L("2x0 no\r\n")), -1);
+	CHECK_INT(smtp_reply_code(L("ok\r\n")), -1);
+	CHECK_INT(smtp_reply_code(L("421 bye\r\n")), 421);
+}
+
+static void
+t_kw_continued(void)
+{
+	CHECK_INT(smtp_ehlo_keyword(L("250-STARTTLS\r\n"), "STARTTLS"), 1);
+}
+
+static void
+t_kw_last_lower(void)
+{
+	CHECK_INT(smtp_ehlo_keyword(L("250 starttls\r\n"), "STARTTLS"), 1);
+}
+
+static void
+t_kw_longer(void)
+{
+	CHECK_INT(smtp_ehlo_keyword(L("250-STARTTLSX\r\n"), "STARTTLS"), 0);
+}
+
+static void
+t_kw_param(void)
+{
+	CHECK_INT(smtp_ehlo_keyword(L("250-STARTTLS foo\r\n"), "STARTTLS"), 1);
+}
+
+static void
+t_kw_other(void)
+{
+	CHECK_INT(smtp_ehlo_keyword(L("250-PIPELINING\r\n"), "STARTTLS"), 0);
+	CHECK_INT(smtp_ehlo_keyword(L("250-X STARTTLS\r\n"), "STARTTLS"), 0);
+	CHECK_INT(smtp_ehlo_keyword(L("250-STARTTL\r\n"), "STARTTLS"), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* buf                                                                 */
+
+static void
+t_buf_put(void)
+{
+	char		 m[8];
+	struct buf	 b;
+
+	buf_init(&b, m, sizeof(m));
+	CHECK_INT(b.len, 0);
+	CHECK_INT(buf_room(&b), 8);
+	CHECK_INT(buf_put(&b, "abc", 3), 0);
+	CHECK_INT(buf_puts(&b, "de"), 0);
+	if (!buf_is(&b, "abcde", 5, "b", __LINE__))
+		return;
+	CHECK_INT(buf_room(&b), 3);
+	CHECK_INT(buf_full(&b), 0);
+	CHECK_INT(buf_put(&b, "fgh", 3), 0);
+	CHECK_INT(buf_full(&b), 1);
+	CHECK_INT(buf_room(&b), 0);
+}
+
+static void
+t_buf_drop(void)
+{
+	char		 m[8];
+	struct buf	 b;
+
+	buf_init(&b, m, sizeof(m));
+	CHECK_INT(buf_put(&b, "abcdef", 6), 0);
+	buf_drop(&b, 2);
+	if (!buf_is(&b, "cdef", 4, "b", __LINE__))
+		return;
+	buf_drop(&b, 0);
+	if (!buf_is(&b, "cdef", 4, "b", __LINE__))
+		return;
+	buf_drop(&b, 100);
+	CHECK_INT(b.len, 0);
+	CHECK_INT(b.off, 0);
+	CHECK_INT(buf_room(&b), 8);
+}
+
+/* room counts the space freed at the front: held bytes slide down */
+static void
+t_buf_room_slides(void)
+{
+	char		 m[8];
+	struct buf	 b;
+
+	buf_init(&b, m, sizeof(m));
+	CHECK_INT(buf_put(&b, "abcdef", 6), 0);
+	buf_drop(&b, 4);
+	CHECK_INT(buf_room(&b), 6);
+	CHECK_INT(b.off, 0);
+	CHECK(buf_tail(&b) == m + 2);
+	memcpy(buf_tail(&b), "XYZ", 3);
+	buf_added(&b, 3);
+	if (!buf_is(&b, "efXYZ", 5, "b", __LINE__))
+		return;
+}
+
+/* put slides the held bytes when the tail is short but the total fits */
+static void
+t_buf_put_slides(void)
+{
+	char		 m[8];
+	struct buf	 b;
+
+	buf_init(&b, m, sizeof(m));
+	CHECK_INT(buf_put(&b, "abcdef", 6), 0);
+	buf_drop(&b, 4);
+	CHECK_INT(buf_put(&b, "ghijkl", 6), 0);
+	if (!buf_is(&b, "efghijkl", 8, "b", __LINE__))
+		return;
+	CHECK_INT(buf_full(&b), 1);
+}
+
+static void
+t_buf_put_all_or_nothing(void)
+{
+	char		 m[8];
+	struct buf	 b;
+
+	buf_init(&b, m, sizeof(m));
+	CHECK_INT(buf_put(&b, "abcde", 5), 0);
+	CHECK_INT(buf_put(&b, "1234", 4), -1);
+	if (!buf_is(&b, "abcde", 5, "b", __LINE__))
+		return;
+	CHECK_INT(buf_puts(&b, "123456789"), -1);
+	if (!buf_is(&b, "abcde", 5, "b", __LINE__))
+		return;
+	CHECK_INT(buf_put(&b, "123", 3), 0);
+	CHECK_INT(buf_put(&b, "x", 1), -1);
+	if (!buf_is(&b, "abcde123", 8, "b", __LINE__))
+		return;
+	CHECK_INT(buf_put(&b, "", 0), 0);
+}
+
+static void
+t_buf_move_dst_room(void)
+{
+	char		 sm[16], dm[4];
+	struct buf	 src, dst;
+
+	buf_init(&src, sm, sizeof(sm));
+	buf_init(&dst, dm, sizeof(dm));
+	CHECK_INT(buf_put(&dst, "x", 1), 0);
+	CHECK_INT(buf_put(&src, "abcdef", 6), 0);
+	CHECK_INT(buf_move(&dst, &src, 6), 3);
+	if (!buf_is(&dst, "xabc", 4, "dst", __LINE__) ||
+	    !buf_is(&src, "def", 3, "src", __LINE__))
+		return;
+	CHECK_INT(buf_move(&dst, &src, 6), 0);
+	if (!buf_is(&src, "def", 3, "src", __LINE__))
+		return;
+	buf_drop(&dst, 2);
+	CHECK_INT(buf_move(&dst, &src, 100), 2);
+	if (!buf_is(&dst, "bcde", 4, "dst", __LINE__) ||
+	    !buf_is(&src, "f", 1, "src", __LINE__))
+		return;
+}
+
+static void
+t_buf_move_src_len(void)
+{
+	char		 sm[16], dm[16];
+	struct buf	 src, dst;
+
+	buf_init(&src, sm, sizeof(sm));
+	buf_init(&dst, dm, sizeof(dm));
+	CHECK_INT(buf_put(&src, "abcdef", 6), 0);
+	CHECK_INT(buf_move(&dst, &src, 2), 2);
+	if (!buf_is(&dst, "ab", 2, "dst", __LINE__) ||
+	    !buf_is(&src, "cdef", 4, "src", __LINE__))
+		return;
+	CHECK_INT(buf_move(&dst, &src, 100), 4);
+	if (!buf_is(&dst, "abcdef", 6, "dst", __LINE__))
+		return;
+	CHECK_INT(src.len, 0);
+	CHECK_INT(buf_move(&dst, &src, 100), 0);
+	CHECK_INT(dst.len, 6);
+}
+
+/* ------------------------------------------------------------------ */
+/* control files                                                       */
+
+static char	tmpdir[64];
+
+static int
+tmp_make(void)
+{
+	strcpy(tmpdir, "/tmp/starttls-unit.XXXXXX");
+	return mkdtemp(tmpdir) != NULL ? 0 : -1;
+}
+
+static void
+tmp_remove(void)
+{
+	char		 path[512];
+	DIR		*d;
+	struct dirent	*e;
+
+	if (tmpdir[0] == '\0')
+		return;
+	if ((d = opendir(tmpdir)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", tmpdir,
+			    e->d_name);
+			if (unlink(path) == -1)
+				rmdir(path);	/* the test's directory */
+		}
+		closedir(d);
+	}
+	rmdir(tmpdir);
+	tmpdir[0] = '\0';
+}
+
+static int
+tmp_write(const char *name, const char *s, size_t n)
+{
+	char	 path[512];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1)
+		return -1;
+	if (write(fd, s, n) != (ssize_t)n) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+#define WRITE(name, s)	CHECK(tmp_write(name, L(s)) == 0)
+
+static void
+t_readline_first(void)
+{
+	char	 out[128];
+
+	WRITE("me", "mail.example.com \t\r\nsecond line\n");
+	memset(out, 'Z', sizeof(out));
+	CHECK_INT(control_readline(tmpdir, "me", out, sizeof(out)), 1);
+	CHECK_STR(out, "mail.example.com");
+}
+
+static void
+t_readline_nonewline(void)
+{
+	char	 out[128];
+
+	WRITE("me2", "host.example.org");
+	CHECK_INT(control_readline(tmpdir, "me2", out, sizeof(out)), 1);
+	CHECK_STR(out, "host.example.org");
+}
+
+static void
+t_readline_empty(void)
+{
+	char	 out[128] = "junk";
+
+	WRITE("empty", "");
+	CHECK_INT(control_readline(tmpdir, "empty", out, sizeof(out)), 1);
+	CHECK_STR(out, "");
+}
+
+static void
+t_readline_missing(void)
+{
+	char	 out[128];
+
+	CHECK_INT(control_readline(tmpdir, "nosuchfile", out, sizeof(out)),
+	    0);
+}
+
+static void
+t_readline_toolong(void)
+{
+	char	 out[8];
+
+	WRITE("long", "0123456789\n");
+	CHECK_INT(control_readline(tmpdir, "long", out, sizeof(out)), -1);
+}
+
+/* a read error (here: the name is a directory) is not "missing" */
+static void
+t_readline_error(void)
+{
+	char	 out[128], path[512];
+
+	snprintf(path, sizeof(path), "%s/adir", tmpdir);
+	CHECK(mkdir(path, 0755) == 0);
+	CHECK_INT(control_readline(tmpdir, "adir", out, sizeof(out)), -1);
+}
+
+static void
+t_readint_good(void)
+{
+	long	 v = -5;
+
+	WRITE("timeoutsmtpd", "1200 \n");
+	CHECK_INT(control_readint(tmpdir, "timeoutsmtpd", &v), 1);
+	CHECK_INT(v, 1200);
+}
+
+static void
+t_readint_bad(void)
+{
+	long	 v = 77;
+
+	WRITE("bad1", "12x\n");
+	CHECK_INT(control_readint(tmpdir, "bad1", &v), -1);
+	WRITE("bad2", "\n");
+	CHECK_INT(control_readint(tmpdir, "bad2", &v), -1);
+	WRITE("bad3", "-5\n");
+	CHECK_INT(control_readint(tmpdir, "bad3", &v), -1);
+	WRITE("bad4", "99999999999999999999999\n");
+	CHECK_INT(control_readint(tmpdir, "bad4", &v), -1);
+	CHECK_INT(v, 77);
+}
+
+static void
+t_readint_missing(void)
+{
+	long	 v = 77;
+
+	CHECK_INT(control_readint(tmpdir, "nosuchint", &v), 0);
+	CHECK_INT(v, 77);
+}
+
+static const char tlsclients[] =
+    "# relaying clients\n"
+    "\n"
+    "  Alice@Example.COM \t\r\n"
+    "   \n"
+    "#carol@example.com\n"
+    "bob@example.com";
+
+static void
+t_hasline_match(void)
+{
+	CHECK(tmp_write("tlsclients", L(tlsclients)) == 0);
+	CHECK_INT(control_hasline(tmpdir, "tlsclients", "alice@example.com"),
+	    1);
+	CHECK_INT(control_hasline(tmpdir, "tlsclients", "ALICE@EXAMPLE.COM"),
+	    1);
+	/* last line, no newline */
+	CHECK_INT(control_hasline(tmpdir, "tlsclients", "bob@example.com"), 1);
+}
+
+static void
+t_hasline_nomatch(void)
+{
+	CHECK(tmp_write("tlsclients", L(tlsclients)) == 0);
+	CHECK_INT(control_hasline(tmpdir, "tlsclients", "bob@example.co"), 0);
+	CHECK_INT(control_hasline(tmpdir, "tlsclients", "ob@example.com"), 0);
+	CHECK_INT(control_hasline(tmpdir, "tlsclients", "dave@example.com"),
+	    0);
+}
+
+static void
+t_hasline_comments(void)
+{
+	CHECK(tmp_write("tlsclients", L(tlsclients)) == 0);
+	CHECK_INT(control_hasline(tmpdir, "tlsclients", "carol@example.com"),
+	    0);
+	CHECK_INT(control_hasline(tmpdir, "tlsclients", "#carol@example.com"),
+	    0);
+	CHECK_INT(control_hasline(tmpdir, "tlsclients", "# relaying clients"),
+	    0);
+}
+
+static void
+t_hasline_empty(void)
+{
+	CHECK(tmp_write("tlsclients", L(tlsclients)) == 0);
+	CHECK_INT(control_hasline(tmpdir, "tlsclients", ""), 0);
+}
+
+static void
+t_hasline_missing(void)
+{
+	CHECK_INT(control_hasline(tmpdir, "nosuchlist", "alice@example.com"),
+	    0);
+}
+
+/* ------------------------------------------------------------------ */
+/* the proxy state machine                                             */
+
+#define BUFSZ	65536
+
+static struct proxy	 P;
+static char		 m_in[BUFSZ], m_tochild[BUFSZ];
+static char		 m_chout[BUFSZ], m_toclient[BUFSZ];
+static struct buf	 IN, TOCHILD, CHOUT, TOCLIENT;
+
+static void
+rig(int tls, int offer, int require, int transparent)
+{
+	proxy_init(&P, tls, offer, require, transparent);
+	buf_init(&IN, m_in, sizeof(m_in));
+	buf_init(&TOCHILD, m_tochild, sizeof(m_tochild));
+	buf_init(&CHOUT, m_chout, sizeof(m_chout));
+	buf_init(&TOCLIENT, m_toclient, sizeof(m_toclient));
+}
+
+static int
+client_n(const char *s, size_t n)
+{
+	if (buf_put(&IN, s, n) == -1)
+		return -1;
+	proxy_client(&P, &IN, &TOCHILD, &TOCLIENT);
+	return 0;
+}
+
+static int
+server_n(const char *s, size_t n)
+{
+	if (buf_put(&CHOUT, s, n) == -1)
+		return -1;
+	proxy_child(&P, &CHOUT, &TOCLIENT);
+	return 0;
+}
+
+#define CLIENT(s)	CHECK(client_n(L(s)) == 0)
+#define SERVER(s)	CHECK(server_n(L(s)) == 0)
+#define CLIENT_AGAIN()	proxy_client(&P, &IN, &TOCHILD, &TOCLIENT)
+#define STATE(s)	CHECK_INT(P.state, s)
+
+#define GREET() do {							\
+	SERVER("220 host ESMTP\r\n");					\
+	EXPECT(TOCLIENT, "220 host ESMTP\r\n");				\
+	CHECK_INT(P.ntags, 0);						\
+} while (0)
+
+#define EHLO_QMAIL	"250-host\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+
+/* a. greeting and EHLO rewriting */
+
+static void
+t_px_greeting(void)
+{
+	rig(0, 1, 0, 0);
+	SERVER("220 host ESMTP\r\n");
+	EXPECT(TOCLIENT, "220 host ESMTP\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	CHECK_INT(P.ntags, 0);
+	CHECK_INT(CHOUT.len, 0);
+	STATE(PROXY_COMMAND);
+}
+
+static void
+t_px_ehlo_offer(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("EHLO x\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\n");
+	EXPECT_EMPTY(TOCLIENT);
+	SERVER(EHLO_QMAIL);
+	EXPECT(TOCLIENT,
+	    "250-host\r\n250-STARTTLS\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
+	CHECK_INT(P.ntags, 0);
+	CHECK_INT(CHOUT.len, 0);
+}
+
+static void
+t_px_ehlo_nooffer(void)
+{
+	rig(0, 0, 0, 0);
+	GREET();
+	CLIENT("EHLO x\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\n");
+	SERVER(EHLO_QMAIL);
+	EXPECT(TOCLIENT, EHLO_QMAIL);
+	CHECK_INT(P.ntags, 0);
+}
+
+static void
+t_px_ehlo_single(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("EHLO x\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\n");
+	SERVER("250 host\r\n");
+	EXPECT(TOCLIENT, "250-host\r\n250 STARTTLS\r\n");
+	CHECK_INT(P.ntags, 0);
+}
+
+static void
+t_px_ehlo_has_starttls(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("EHLO x\r\n");
+	SERVER("250-host\r\n250-STARTTLS\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
+	EXPECT(TOCLIENT,
+	    "250-host\r\n250-STARTTLS\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
+}
+
+static void
+t_px_ehlo_has_starttls_last(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("EHLO x\r\n");
+	SERVER("250-host\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+	EXPECT(TOCLIENT, "250-host\r\n250-STARTTLS\r\n250 PIPELINING\r\n");
+}
+
+static void
+t_px_ehlo_refused(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("EHLO x\r\n");
+	SERVER("550-no\r\n550 not you\r\n");
+	EXPECT(TOCLIENT, "550-no\r\n550 not you\r\n");
+	CLIENT("EHLO y\r\n");
+	SERVER("502 unimplemented (#5.5.1)\r\n");
+	EXPECT(TOCLIENT, "502 unimplemented (#5.5.1)\r\n");
+	CHECK_INT(P.ntags, 0);
+}
+
+/* HELO is not rewritten */
+static void
+t_px_helo_untouched(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("HELO x\r\n");
+	EXPECT(TOCHILD, "HELO x\r\n");
+	SERVER("250 host\r\n");
+	EXPECT(TOCLIENT, "250 host\r\n");
+}
+
+/*
+ * "250" without text is a valid last reply line (RFC 5321 Reply-line);
+ * whatever the rewrite does, the client must still see ONE reply, i.e.
+ * only its last line may be a last line, and it must offer STARTTLS.
+ */
+static void
+t_px_ehlo_bare_code(void)
+{
+	const char	*d, *nl, *end;
+	size_t		 n;
+	int		 lasts = 0, kw = 0;
+
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("EHLO x\r\n");
+	SERVER("250\r\n");
+	d = buf_data(&TOCLIENT);
+	end = d + TOCLIENT.len;
+	for (; d < end; d += n) {
+		nl = memchr(d, '\n', (size_t)(end - d));
+		n = nl != NULL ? (size_t)(nl - d) + 1 : (size_t)(end - d);
+		if (smtp_reply_last(d, n) && d + n < end)
+			lasts++;
+		if (smtp_ehlo_keyword(d, n, "STARTTLS"))
+			kw++;
+	}
+	if (lasts != 0 || kw != 1)
+		FAIL("rewritten reply \"%s\" ends early (%d) or has %d STARTTLS",
+		    esc(buf_data(&TOCLIENT), TOCLIENT.len), lasts, kw);
+}
+
+static void
+t_px_posttls_strip_last(void)
+{
+	rig(0, 1, 0, 0);
+	proxy_restart(&P);
+	CLIENT("EHLO x\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\n");
+	SERVER("220 host ESMTP\r\n");
+	EXPECT_EMPTY(TOCLIENT);
+	SERVER("250-host\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+	EXPECT(TOCLIENT, "250-host\r\n250 PIPELINING\r\n");
+	CHECK_INT(P.ntags, 0);
+}
+
+static void
+t_px_posttls_strip_middle(void)
+{
+	rig(0, 1, 0, 0);
+	proxy_restart(&P);
+	CLIENT("EHLO x\r\n");
+	SERVER("220 host ESMTP\r\n");
+	SERVER("250-host\r\n250-STARTTLS\r\n250 8BITMIME\r\n");
+	EXPECT(TOCLIENT, "250-host\r\n250 8BITMIME\r\n");
+}
+
+static void
+t_px_posttls_strip_only(void)
+{
+	rig(0, 1, 0, 0);
+	proxy_restart(&P);
+	CLIENT("EHLO x\r\n");
+	SERVER("220 host ESMTP\r\n");
+	SERVER("250-host\r\n250 starttls\r\n");
+	EXPECT(TOCLIENT, "250 host\r\n");
+}
+
+/* implicit TLS (port 465): never offered, a server's STARTTLS removed */
+static void
+t_px_smtps_no_offer(void)
+{
+	rig(1, 1, 1, 0);
+	GREET();
+	CLIENT("EHLO x\r\n");
+	SERVER("250-host\r\n250-STARTTLS\r\n250 8BITMIME\r\n");
+	EXPECT(TOCLIENT, "250-host\r\n250 8BITMIME\r\n");
+	CLIENT("MAIL FROM:<a>\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\nMAIL FROM:<a>\r\n");
+	CLIENT("STARTTLS\r\n");
+	SERVER("250 ok\r\n");
+	CLIENT_AGAIN();
+	EXPECT(TOCLIENT, "250 ok\r\n503 TLS already active (#5.5.1)\r\n");
+}
+
+/* b. injection */
+
+static void
+t_px_injection(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("STARTTLS\r\nRSET\r\nMAIL FROM:<x@evil>\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	EXPECT(TOCLIENT, "220 ready for tls\r\n");
+	STATE(PROXY_STARTTLS);
+	CHECK_INT(P.discarded, sizeof("RSET\r\nMAIL FROM:<x@evil>\r\n") - 1);
+	CHECK_INT(IN.len, 0);
+	CHECK_INT(proxy_reading(&P), 0);
+	CHECK_INT(proxy_listening(&P), 0);
+}
+
+/* a NUL ends the line for qmail: "STARTTLS\0junk" is a STARTTLS */
+static void
+t_px_injection_nul(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CHECK(client_n(L("STARTTLS\0junk\r\nRSET\r\n")) == 0);
+	EXPECT_EMPTY(TOCHILD);
+	EXPECT(TOCLIENT, "220 ready for tls\r\n");
+	STATE(PROXY_STARTTLS);
+	CHECK_INT(P.discarded, 6);
+}
+
+/* pipelined behind a command: its reply goes out first, then 220 */
+static void
+t_px_injection_pipelined(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("NOOP\r\nSTARTTLS\r\nRSET\r\n");
+	EXPECT(TOCHILD, "NOOP\r\n");
+	EXPECT_EMPTY(TOCLIENT);
+	STATE(PROXY_COMMAND);
+	SERVER("250 ok\r\n");
+	CLIENT_AGAIN();
+	EXPECT(TOCLIENT, "250 ok\r\n220 ready for tls\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	STATE(PROXY_STARTTLS);
+	CHECK_INT(P.discarded, 6);
+}
+
+/* c. ordering */
+
+static void
+t_px_order_ehlo_starttls(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("EHLO x\r\nSTARTTLS\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\n");
+	EXPECT_EMPTY(TOCLIENT);
+	STATE(PROXY_COMMAND);
+	SERVER(EHLO_QMAIL);
+	CLIENT_AGAIN();
+	EXPECT(TOCLIENT, "250-host\r\n250-STARTTLS\r\n250-PIPELINING\r\n"
+	    "250 8BITMIME\r\n220 ready for tls\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	STATE(PROXY_STARTTLS);
+	CHECK_INT(P.discarded, 0);
+}
+
+/* STARTTLS before the greeting has arrived waits for it */
+static void
+t_px_order_before_greeting(void)
+{
+	rig(0, 1, 0, 0);
+	CLIENT("STARTTLS\r\n");
+	EXPECT_EMPTY(TOCLIENT);
+	EXPECT_EMPTY(TOCHILD);
+	SERVER("220 host ESMTP\r\n");
+	CLIENT_AGAIN();
+	EXPECT(TOCLIENT, "220 host ESMTP\r\n220 ready for tls\r\n");
+	STATE(PROXY_STARTTLS);
+}
+
+/* d. our own replies */
+
+static void
+t_px_starttls_arg(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("STARTTLS x\r\nNOOP\r\n");
+	EXPECT(TOCLIENT, "501 Syntax error (no parameters allowed) (#5.5.4)\r\n");
+	EXPECT(TOCHILD, "NOOP\r\n");
+	STATE(PROXY_COMMAND);
+	CHECK_INT(P.ntags, 1);
+}
+
+static void
+t_px_starttls_trailing_space(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("STARTTLS \r\n");
+	EXPECT(TOCLIENT, "220 ready for tls\r\n");
+	STATE(PROXY_STARTTLS);
+}
+
+static void
+t_px_starttls_nooffer(void)
+{
+	rig(0, 0, 0, 0);
+	GREET();
+	CLIENT("STARTTLS\r\n");
+	EXPECT(TOCLIENT, "454 TLS not available (#4.7.0)\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	STATE(PROXY_COMMAND);
+	CLIENT("MAIL FROM:<a>\r\n");
+	EXPECT(TOCHILD, "MAIL FROM:<a>\r\n");
+}
+
+static void
+t_px_starttls_again(void)
+{
+	rig(0, 1, 0, 0);
+	proxy_restart(&P);
+	SERVER("220 host ESMTP\r\n");
+	EXPECT_EMPTY(TOCLIENT);
+	CLIENT("STARTTLS\r\n");
+	EXPECT(TOCLIENT, "503 TLS already active (#5.5.1)\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	STATE(PROXY_COMMAND);
+}
+
+static void
+t_px_require_mail(void)
+{
+	rig(0, 1, 1, 0);
+	GREET();
+	CLIENT("MAIL FROM:<a>\r\n");
+	EXPECT(TOCLIENT, "530 Must issue a STARTTLS command first (#5.7.0)\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	CLIENT("RCPT TO:<b>\r\nDATA\r\n");
+	EXPECT(TOCLIENT, "530 Must issue a STARTTLS command first (#5.7.0)\r\n"
+	    "530 Must issue a STARTTLS command first (#5.7.0)\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	STATE(PROXY_COMMAND);
+	CLIENT("EHLO x\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\n");
+}
+
+/* e. DATA */
+
+static void
+t_px_data_body(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("DATA\r\n");
+	EXPECT(TOCHILD, "DATA\r\n");
+	STATE(PROXY_DATAWAIT);
+	CLIENT("Subject: x\r\n\r\nSTARTTLS\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	EXPECT_EMPTY(TOCLIENT);
+	CHECK_INT(IN.len, 24);
+	SERVER("354 go ahead\r\n");
+	EXPECT(TOCLIENT, "354 go ahead\r\n");
+	STATE(PROXY_BODY);
+	CLIENT_AGAIN();
+	EXPECT(TOCHILD, "Subject: x\r\n\r\nSTARTTLS\r\n");
+	EXPECT_EMPTY(TOCLIENT);
+	STATE(PROXY_BODY);
+	CLIENT("..\r\n.\r\nSTARTTLS\r\n");
+	EXPECT(TOCHILD, "..\r\n.\r\n");
+	EXPECT_EMPTY(TOCLIENT);
+	STATE(PROXY_COMMAND);
+	SERVER("250 ok\r\n");
+	CLIENT_AGAIN();
+	EXPECT(TOCLIENT, "250 ok\r\n220 ready for tls\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	STATE(PROXY_STARTTLS);
+}
+
+/* the end of data split over calls */
+static void
+t_px_data_split_end(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("DATA\r\n");
+	SERVER("354 go ahead\r\n");
+	EXPECT(TOCLIENT, "354 go ahead\r\n");
+	CLIENT("hi\r\n.");
+	CLIENT("\r");
+	EXPECT(TOCHILD, "DATA\r\nhi\r\n.\r");
+	STATE(PROXY_BODY);
+	CLIENT("\nQUIT\r\n");
+	/* the end of data, then QUIT: pipelined, forwarded at once */
+	EXPECT(TOCHILD, "\nQUIT\r\n");
+	STATE(PROXY_QUIT);
+	CHECK_INT(P.ntags, 2);
+	SERVER("250 ok\r\n221 host\r\n");
+	EXPECT(TOCLIENT, "250 ok\r\n221 host\r\n");
+	CHECK_INT(P.ntags, 0);
+}
+
+static void
+t_px_data_refused(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("DATA\r\nSTARTTLS\r\n");
+	EXPECT(TOCHILD, "DATA\r\n");
+	STATE(PROXY_DATAWAIT);
+	SERVER("503 RCPT first (#5.5.1)\r\n");
+	STATE(PROXY_COMMAND);
+	CLIENT_AGAIN();
+	EXPECT(TOCLIENT, "503 RCPT first (#5.5.1)\r\n220 ready for tls\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	STATE(PROXY_STARTTLS);
+}
+
+/* a bare LF: qmail-smtpd answers 451 and exits; nothing more is a command */
+static void
+t_px_data_stray(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("DATA\r\n");
+	SERVER("354 go ahead\r\n");
+	EXPECT(TOCLIENT, "354 go ahead\r\n");
+	CLIENT("hi\nthere\r\n.\r\nSTARTTLS\r\n");
+	EXPECT(TOCHILD, "DATA\r\nhi\n");
+	STATE(PROXY_QUIT);
+	SERVER("451 See https://cr.yp.to/docs/smtplf.html.\r\n");
+	EXPECT(TOCLIENT, "451 See https://cr.yp.to/docs/smtplf.html.\r\n");
+	CLIENT_AGAIN();
+	EXPECT_EMPTY(TOCHILD);
+	EXPECT_EMPTY(TOCLIENT);
+}
+
+/* f. multi-line and split replies */
+
+static void
+t_px_multiline_greeting(void)
+{
+	rig(0, 1, 0, 0);
+	SERVER("220-host ESMTP\r\n220-more\r\n220 end\r\n");
+	EXPECT(TOCLIENT, "220-host ESMTP\r\n220-more\r\n220 end\r\n");
+	CHECK_INT(P.ntags, 0);
+}
+
+static void
+t_px_split_reply(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("NOOP\r\n");
+	SERVER("250-a\r\n25");
+	CHECK_INT(P.ntags, 1);
+	SERVER("0 b\r\n");
+	EXPECT(TOCLIENT, "250-a\r\n250 b\r\n");
+	CHECK_INT(P.ntags, 0);
+	CHECK_INT(CHOUT.len, 0);
+}
+
+static void
+t_px_split_ehlo(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("EHLO x\r\n");
+	SERVER("250-host\r\n250-PIPE");
+	SERVER("LINING\r\n250 8BIT");
+	SERVER("MIME\r\n");
+	EXPECT(TOCLIENT,
+	    "250-host\r\n250-STARTTLS\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
+	CHECK_INT(P.ntags, 0);
+}
+
+static void
+t_px_bytewise_replies(void)
+{
+	static const char	 r[] = "220-a\r\n220 b\r\n" EHLO_QMAIL
+	    "250-x\r\n250 y\r\n";
+	size_t			 i;
+
+	rig(0, 1, 0, 0);
+	CLIENT("EHLO x\r\nNOOP\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\nNOOP\r\n");
+	for (i = 0; i < sizeof(r) - 1; i++)
+		CHECK(server_n(r + i, 1) == 0);
+	EXPECT(TOCLIENT, "220-a\r\n220 b\r\n250-host\r\n250-STARTTLS\r\n"
+	    "250-PIPELINING\r\n250 8BITMIME\r\n250-x\r\n250 y\r\n");
+	CHECK_INT(P.ntags, 0);
+}
+
+/* g. transparent */
+
+static void
+t_px_transparent(void)
+{
+	rig(0, 1, 0, 1);
+	SERVER("220 host ESMTP\r\n");
+	EXPECT(TOCLIENT, "220 host ESMTP\r\n");
+	CLIENT("EHLO x\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\n");
+	SERVER("250-host\r\n250 8BITMIME\r\n");
+	EXPECT(TOCLIENT, "250-host\r\n250 8BITMIME\r\n");
+	CLIENT("STARTTLS\r\nRSET\r\n");
+	EXPECT(TOCHILD, "STARTTLS\r\nRSET\r\n");
+	EXPECT_EMPTY(TOCLIENT);
+	STATE(PROXY_COMMAND);
+	SERVER("250-host\r\n250-STARTTLS\r\n250 8BITMIME\r\n");
+	EXPECT(TOCLIENT, "250-host\r\n250-STARTTLS\r\n250 8BITMIME\r\n");
+	CHECK(client_n(L("x\ny\0z")) == 0);
+	if (!buf_is(&TOCHILD, L("x\ny\0z"), "TOCHILD", __LINE__))
+		return;
+}
+
+/* h. the greeting of the server started after TLS */
+
+static void
+t_px_swallow_greeting(void)
+{
+	rig(0, 1, 0, 0);
+	proxy_restart(&P);
+	CLIENT("EHLO x\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\n");
+	SERVER("220 host ESMTP\r\n250-host\r\n250 8BITMIME\r\n");
+	EXPECT(TOCLIENT, "250-host\r\n250 8BITMIME\r\n");
+	CHECK_INT(P.ntags, 0);
+	STATE(PROXY_COMMAND);
+}
+
+static void
+t_px_swallow_multiline(void)
+{
+	rig(0, 1, 0, 0);
+	proxy_restart(&P);
+	CLIENT("EHLO x\r\n");
+	SERVER("220-host ESMTP\r\n220 more\r\n250 host\r\n");
+	EXPECT(TOCLIENT, "250 host\r\n");
+	CHECK_INT(P.ntags, 0);
+}
+
+static void
+t_px_refused_pending(void)
+{
+	rig(0, 1, 0, 0);
+	proxy_restart(&P);
+	CLIENT("EHLO x\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\n");
+	SERVER("421 go away\r\n");
+	EXPECT(TOCLIENT, "421 go away\r\n");
+	STATE(PROXY_END);
+	CHECK_INT(proxy_listening(&P), 0);
+}
+
+/* refused before the client said anything: the next line gets it */
+static void
+t_px_refused_later(void)
+{
+	rig(0, 1, 0, 0);
+	proxy_restart(&P);
+	SERVER("421 go away\r\n");
+	EXPECT_EMPTY(TOCLIENT);
+	STATE(PROXY_REFUSED);
+	CLIENT("EHLO");
+	EXPECT_EMPTY(TOCLIENT);
+	CLIENT(" x\r\nMAIL FROM:<a>\r\n");
+	EXPECT(TOCLIENT, "421 go away\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	STATE(PROXY_END);
+}
+
+/* i. very long lines */
+
+/* Feed s/n through IN as the relay does; TOCHILD is checked against fwd. */
+static int
+pump_client(const char *s, size_t n, const char *fwd, size_t fwdlen,
+    size_t *got)
+{
+	size_t	 k, room;
+	int	 idle = 0;
+
+	while (n > 0 || IN.len > 0) {
+		room = buf_room(&IN);
+		k = n < room ? n : room;
+		if (k > 0)
+			buf_put(&IN, s, k);
+		s += k;
+		n -= k;
+		proxy_client(&P, &IN, &TOCHILD, &TOCLIENT);
+		if (TOCHILD.len > 0) {
+			if (*got + TOCHILD.len > fwdlen ||
+			    memcmp(fwd + *got, buf_data(&TOCHILD),
+			    TOCHILD.len) != 0) {
+				FAIL("forwarded bytes differ at offset %zu: "
+				    "\"%s\"", *got, esc(buf_data(&TOCHILD),
+				    TOCHILD.len));
+				return -1;
+			}
+			*got += TOCHILD.len;
+			buf_drop(&TOCHILD, TOCHILD.len);
+			idle = 0;
+		} else if (k == 0 && ++idle > 2)
+			return 0;	/* the proxy holds the rest */
+	}
+	return 0;
+}
+
+static void
+t_px_long_line(void)
+{
+	static char	 line[1 << 20];
+	size_t		 i, got = 0;
+
+	memset(line, 'A', sizeof(line));
+	memcpy(line, "XYZZY", 5);
+	memcpy(line + sizeof(line) - 2, "\r\n", 2);
+	rig(0, 1, 0, 0);
+	GREET();
+	for (i = 0; i < sizeof(line); i += BUFSZ) {
+		CHECK(client_n(line + i, BUFSZ) == 0);
+		CHECK_INT(IN.len, 0);
+		if (!buf_is(&TOCHILD, line + i, BUFSZ, "TOCHILD", __LINE__))
+			return;
+		got += TOCHILD.len;
+		buf_drop(&TOCHILD, TOCHILD.len);
+		EXPECT_EMPTY(TOCLIENT);
+	}
+	CHECK_INT(got, sizeof(line));
+	CHECK_INT(P.ntags, 1);
+	SERVER("250 ok\r\n");
+	EXPECT(TOCLIENT, "250 ok\r\n");
+	CHECK_INT(P.ntags, 0);
+	CLIENT("STARTTLS\r\n");
+	EXPECT(TOCLIENT, "220 ready for tls\r\n");
+	STATE(PROXY_STARTTLS);
+}
+
+/* the same, not aligned with the buffer, and pipelined with NOOP */
+static void
+t_px_long_line_unaligned(void)
+{
+	static char	 in[(1 << 20) + 32], line[1 << 20];
+	size_t		 got = 0;
+	size_t		 n;
+
+	memset(line, 'B', sizeof(line));
+	memcpy(line + sizeof(line) - 2, "\r\n", 2);
+	memcpy(in, "NOOP\r\n", 6);
+	memcpy(in + 6, line, sizeof(line));
+	memcpy(in + 6 + sizeof(line), "STARTTLS\r\n", 10);
+	n = 6 + sizeof(line) + 10;
+	rig(0, 1, 0, 0);
+	GREET();
+	if (pump_client(in, n, in, 6 + sizeof(line), &got) == -1)
+		return;
+	CHECK_INT(got, 6 + sizeof(line));
+	CHECK_INT(P.ntags, 2);
+	EXPECT_EMPTY(TOCLIENT);
+	SERVER("250 ok\r\n502 unimplemented (#5.5.1)\r\n");
+	CLIENT_AGAIN();
+	EXPECT(TOCLIENT, "250 ok\r\n502 unimplemented (#5.5.1)\r\n"
+	    "220 ready for tls\r\n");
+	STATE(PROXY_STARTTLS);
+}
+
+/* a 1 MiB STARTTLS line with an argument: one 501, nothing forwarded */
+static void
+t_px_long_starttls(void)
+{
+	static char	 line[1 << 20];
+	size_t		 got = 0;
+
+	memset(line, 'C', sizeof(line));
+	memcpy(line, "STARTTLS ", 9);
+	memcpy(line + sizeof(line) - 2, "\r\n", 2);
+	rig(0, 1, 0, 0);
+	GREET();
+	if (pump_client(line, sizeof(line), "", 0, &got) == -1)
+		return;
+	CHECK_INT(got, 0);
+	EXPECT(TOCLIENT, "501 Syntax error (no parameters allowed) (#5.5.4)\r\n");
+	CHECK_INT(P.ntags, 0);
+	CLIENT("NOOP\r\n");
+	EXPECT(TOCHILD, "NOOP\r\n");
+}
+
+/* more pipelined commands than tags: all replies matched, in order */
+static void
+t_px_many_pipelined(void)
+{
+	enum { N = 3000 };
+	static char	 cmds[N * 6 + 10];
+	size_t		 i, ncmd = 0, nrep = 0, n, k;
+	const char	*d;
+	int		 rounds = 0;
+
+	for (i = 0; i < N; i++)
+		memcpy(cmds + i * 6, "NOOP\r\n", 6);
+	memcpy(cmds + N * 6, "STARTTLS\r\n", 10);
+	rig(0, 1, 0, 0);
+	GREET();
+	n = sizeof(cmds);
+	d = cmds;
+	while (nrep < N && rounds++ < 10000) {
+		k = buf_room(&IN) < n ? buf_room(&IN) : n;
+		buf_put(&IN, d, k);
+		d += k;
+		n -= k;
+		proxy_client(&P, &IN, &TOCHILD, &TOCLIENT);
+		CHECK(P.ntags < PROXY_MAXTAGS);
+		for (i = 0; i < TOCHILD.len; i++)
+			if (buf_data(&TOCHILD)[i] == '\n')
+				ncmd++;
+		buf_drop(&TOCHILD, TOCHILD.len);
+		/* the server answers whatever it has read so far */
+		while (nrep < ncmd && buf_puts(&CHOUT, "250 ok\r\n") == 0) {
+			proxy_child(&P, &CHOUT, &TOCLIENT);
+			if (!buf_is(&TOCLIENT, "250 ok\r\n", 8, "TOCLIENT",
+			    __LINE__))
+				return;
+			buf_drop(&TOCLIENT, TOCLIENT.len);
+			nrep++;
+		}
+	}
+	CHECK_INT(ncmd, N);
+	CHECK_INT(nrep, N);
+	CHECK_INT(P.ntags, 0);
+	CLIENT_AGAIN();
+	EXPECT(TOCLIENT, "220 ready for tls\r\n");
+	STATE(PROXY_STARTTLS);
+}
+
+/* QUIT: no more commands after it */
+static void
+t_px_quit(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("QUIT\r\nSTARTTLS\r\n");
+	EXPECT(TOCHILD, "QUIT\r\n");
+	STATE(PROXY_QUIT);
+	SERVER("221 host\r\n");
+	EXPECT(TOCLIENT, "221 host\r\n");
+	CLIENT_AGAIN();
+	EXPECT_EMPTY(TOCLIENT);
+	EXPECT_EMPTY(TOCHILD);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+t_control_tmpdir(void)
+{
+	CHECK(tmp_make() == 0);
+}
+
+int
+main(void)
+{
+	char	 name[512];
+	size_t	 i;
+
+	/* 1. smtp_verb */
+	for (i = 0; i < sizeof(vcases) / sizeof(vcases[0]); i++) {
+		vcur = &vcases[i];
+		snprintf(name, sizeof(name), "smtp_verb \"%s\" is %s%s",
+		    esc(vcur->line, vcur->len), verbname(vcur->verb),
+		    vcur->hasarg ? " with argument" : "");
+		run(name, t_verb_case);
+	}
+	run("smtp_verb incomplete 70000 x A is other with argument",
+	    t_verb_long_other);
+	run("smtp_verb incomplete STARTTLS and spaces is STARTTLS with "
+	    "argument", t_verb_long_starttls_spaces);
+	run("smtp_verb incomplete DATA x... is DATA with argument",
+	    t_verb_long_data_arg);
+	run("smtp_verb incomplete \"STARTTLS\\r\" is other",
+	    t_verb_incomplete_cr);
+	run("smtp_verbname", t_verbname);
+
+	/* 2. smtp_body_scan */
+	for (i = 0; i < sizeof(bcases) / sizeof(bcases[0]); i++) {
+		bcur = &bcases[i];
+		snprintf(name, sizeof(name), "smtp_body_scan %s \"%s\"",
+		    bcur->name, esc(bcur->s, bcur->len));
+		run(name, t_body_case);
+		snprintf(name, sizeof(name), "smtp_body_scan byte at a time "
+		    "%s \"%s\"", bcur->name, esc(bcur->s, bcur->len));
+		run(name, t_body_case_bytewise);
+	}
+	run("smtp_body_scan state after an end starts a new message",
+	    t_body_end_resets);
+	run("smtp_body_scan end split over three calls", t_body_split);
+
+	/* 3. replies */
+	run("smtp_reply 250-PIPELINING is not last", t_reply_continued);
+	run("smtp_reply 250 8BITMIME is last", t_reply_last);
+	run("smtp_reply 250 without text is last", t_reply_bare_code);
+	run("smtp_reply_code of 25 is -1", t_reply_short);
+	run("smtp_ehlo_keyword 250-STARTTLS", t_kw_continued);
+	run("smtp_ehlo_keyword 250 starttls", t_kw_last_lower);
+	run("smtp_ehlo_keyword not in 250-STARTTLSX", t_kw_longer);
+	run("smtp_ehlo_keyword 250-STARTTLS foo", t_kw_param);
+	run("smtp_ehlo_keyword not in other keywords", t_kw_other);
+
+	/* 4. buf */
+	run("buf put and room", t_buf_put);
+	run("buf drop", t_buf_drop);
+	run("buf room slides held bytes to the front", t_buf_room_slides);
+	run("buf put slides when the tail is short", t_buf_put_slides);
+	run("buf put is all or nothing when full", t_buf_put_all_or_nothing);
+	run("buf move limited by destination room", t_buf_move_dst_room);
+	run("buf move limited by n and source length", t_buf_move_src_len);
+
+	/* 5. control */
+	run("control temporary directory", t_control_tmpdir);
+	if (tmpdir[0] != '\0') {
+		run("control_readline first line, trailing blanks and CR "
+		    "stripped", t_readline_first);
+		run("control_readline without newline", t_readline_nonewline);
+		run("control_readline empty file", t_readline_empty);
+		run("control_readline missing file is 0", t_readline_missing);
+		run("control_readline too long is -1", t_readline_toolong);
+		run("control_readline read error is -1", t_readline_error);
+		run("control_readint number", t_readint_good);
+		run("control_readint bad number is -1", t_readint_bad);
+		run("control_readint missing file is 0", t_readint_missing);
+		run("control_hasline case-insensitive, blanks ignored",
+		    t_hasline_match);
+		run("control_hasline no partial matches", t_hasline_nomatch);
+		run("control_hasline comment lines never match",
+		    t_hasline_comments);
+		run("control_hasline empty lines never match",
+		    t_hasline_empty);
+		run("control_hasline missing file is 0", t_hasline_missing);
+		tmp_remove();
+	}
+
+	/* 6. proxy */
+	run("proxy greeting passes unchanged", t_px_greeting);
+	run("proxy EHLO reply gets STARTTLS when offered", t_px_ehlo_offer);
+	run("proxy EHLO reply unchanged when not offered", t_px_ehlo_nooffer);
+	run("proxy single-line EHLO reply gets STARTTLS", t_px_ehlo_single);
+	run("proxy server STARTTLS not advertised twice",
+	    t_px_ehlo_has_starttls);
+	run("proxy server STARTTLS as last line not advertised twice",
+	    t_px_ehlo_has_starttls_last);
+	run("proxy non-2xx EHLO reply unchanged", t_px_ehlo_refused);
+	run("proxy HELO reply unchanged", t_px_helo_untouched);
+	run("proxy EHLO reply 250 without text stays one reply",
+	    t_px_ehlo_bare_code);
+	run("proxy after TLS server STARTTLS removed from last line",
+	    t_px_posttls_strip_last);
+	run("proxy after TLS server STARTTLS removed from middle line",
+	    t_px_posttls_strip_middle);
+	run("proxy after TLS server STARTTLS removed, only host left",
+	    t_px_posttls_strip_only);
+	run("proxy implicit TLS never offers STARTTLS", t_px_smtps_no_offer);
+	run("proxy injection after STARTTLS is discarded", t_px_injection);
+	run("proxy STARTTLS NUL junk is STARTTLS, rest discarded",
+	    t_px_injection_nul);
+	run("proxy pipelined STARTTLS waits, injection discarded",
+	    t_px_injection_pipelined);
+	run("proxy EHLO then STARTTLS: 220 after the EHLO reply",
+	    t_px_order_ehlo_starttls);
+	run("proxy STARTTLS before greeting waits for it",
+	    t_px_order_before_greeting);
+	run("proxy STARTTLS with argument is 501", t_px_starttls_arg);
+	run("proxy STARTTLS trailing space has no argument",
+	    t_px_starttls_trailing_space);
+	run("proxy STARTTLS without TLS is 454", t_px_starttls_nooffer);
+	run("proxy STARTTLS after TLS is 503", t_px_starttls_again);
+	run("proxy require: MAIL RCPT DATA before STARTTLS are 530",
+	    t_px_require_mail);
+	run("proxy DATA body with STARTTLS held until 354 and passed",
+	    t_px_data_body);
+	run("proxy DATA end split over calls", t_px_data_split_end);
+	run("proxy DATA refused keeps command mode", t_px_data_refused);
+	run("proxy DATA bare LF ends the session", t_px_data_stray);
+	run("proxy multi-line greeting intact", t_px_multiline_greeting);
+	run("proxy reply split across calls intact", t_px_split_reply);
+	run("proxy EHLO reply split across calls rewritten",
+	    t_px_split_ehlo);
+	run("proxy replies fed one byte at a time", t_px_bytewise_replies);
+	run("proxy transparent passes bytes untouched", t_px_transparent);
+	run("proxy after TLS greeting swallowed", t_px_swallow_greeting);
+	run("proxy after TLS multi-line greeting swallowed",
+	    t_px_swallow_multiline);
+	run("proxy after TLS refusing greeting answers pending EHLO",
+	    t_px_refused_pending);
+	run("proxy after TLS refusing greeting answers next line",
+	    t_px_refused_later);
+	run("proxy 1 MiB line forwarded whole, one reply", t_px_long_line);
+	run("proxy 1 MiB line unaligned and pipelined",
+	    t_px_long_line_unaligned);
+	run("proxy 1 MiB STARTTLS line is one 501", t_px_long_starttls);
+	run("proxy 3000 pipelined commands all answered in order",
+	    t_px_many_pipelined);
+	run("proxy QUIT ends commands", t_px_quit);
+
+	return nfailed == 0 ? 0 : 1;
+}
