@@ -718,6 +718,31 @@ def quit_closes_cleanly_and_status_follows_child():
 
 
 @test
+def half_close_after_quit_gets_221():
+    """A client that sends QUIT and shuts down its side still reads 221,
+    in plaintext and over TLS."""
+    with Server() as srv:
+        c = Client(srv.port)
+        c.reply()
+        c.send(b"EHLO x\r\nQUIT\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        got = c.rest(3)
+        expect(got.endswith(b"221 standin.example.org\r\n"), "plain %r" % got)
+        c.close()
+        c = Client(srv.port)
+        c.reply()
+        c.cmd(b"STARTTLS")
+        c.starttls()
+        c.cmd(b"EHLO x")
+        c.send(b"QUIT\r\n")
+        expect_eq(c.reply(), b"221 standin.example.org\r\n", "TLS QUIT")
+        c.close()
+        srv.idle()
+        for pid in srv.sessions():
+            expect(srv.sexit(pid) is not None, "server %d left" % pid)
+
+
+@test
 def refused_greeting_after_tls_reaches_client():
     """rblsmtpd -t0 refuses at once; after TLS its refusal is the answer
     to the client's EHLO, and the session ends."""
