@@ -9,6 +9,13 @@
  *			(see certid.c for how it is judged)
  *   tlsserverciphers	OpenSSL cipher list, lines joined with ':'
  *
+ * and for the client half (starttls-remote):
+ *
+ *   clientcert.pem	key and certificate presented when a server asks
+ *   tlshosts/H.pem	CAs that must have signed host H's certificate;
+ *			H must also be a name in it
+ *   tlsclientciphers	OpenSSL cipher list, lines joined with ':'
+ *
  * The files are read afresh by every session, so a renewed certificate
  * takes effect with the next connection, without a restart.
  */
@@ -144,4 +151,117 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 	tls_unload_file(mem, memlen);
 	tls_config_free(cfg);
 	return ctx;
+}
+
+/*
+ * A configured libtls client context, or NULL with the reason in err.
+ * With capem (a tlshosts/<host>.pem) the server's certificate must verify
+ * against it and match the host name; without, any certificate is taken
+ * (opportunistic TLS) and the caller reports the peer as unverified.
+ */
+struct tls *
+tlsconf_client(const char *dir, const char *capem, char *err, size_t errlen)
+{
+	char			 path[PATH_MAX];
+	struct tls_config	*cfg = NULL;
+	struct tls		*ctx = NULL;
+	uint8_t			*mem = NULL;
+	size_t			 memlen = 0;
+	char			*ciphers = NULL;
+	uint32_t		 protocols;
+
+	if ((cfg = tls_config_new()) == NULL) {
+		seterr(err, errlen, "unable to set up TLS", strerror(errno));
+		return NULL;
+	}
+	if (tls_config_parse_protocols(&protocols, "tlsv1.2,tlsv1.3") == -1 ||
+	    tls_config_set_protocols(cfg, protocols) == -1) {
+		seterr(err, errlen, "unable to set TLS protocols",
+		    tls_config_error(cfg));
+		goto done;
+	}
+	if (tlsconf_ciphers(NULL, dir, "tlsclientciphers", &ciphers) == -1) {
+		seterr(err, errlen, "unable to read tlsclientciphers",
+		    strerror(errno));
+		goto done;
+	}
+	if (ciphers != NULL && tls_config_set_ciphers(cfg, ciphers) == -1) {
+		seterr(err, errlen, "unable to use tlsclientciphers",
+		    tls_config_error(cfg));
+		goto done;
+	}
+	if (control_path(path, sizeof(path), dir, "clientcert.pem") == -1)
+		goto done;
+	if ((mem = tls_load_file(path, &memlen, NULL)) != NULL) {
+		if (tls_config_set_keypair_mem(cfg, mem, memlen, mem,
+		    memlen) == -1) {
+			seterr(err, errlen, "unable to load clientcert.pem",
+			    tls_config_error(cfg));
+			goto done;
+		}
+	} else if (errno != ENOENT) {
+		seterr(err, errlen, "unable to read clientcert.pem",
+		    strerror(errno));
+		goto done;
+	}
+	if (capem != NULL) {
+		if (tls_config_set_ca_file(cfg, capem) == -1) {
+			seterr(err, errlen, "unable to read CA file",
+			    tls_config_error(cfg));
+			goto done;
+		}
+	} else {
+		tls_config_insecure_noverifycert(cfg);
+		tls_config_insecure_noverifyname(cfg);
+	}
+	if ((ctx = tls_client()) == NULL) {
+		seterr(err, errlen, "unable to set up TLS", strerror(errno));
+		goto done;
+	}
+	if (tls_configure(ctx, cfg) == -1) {
+		seterr(err, errlen, "unable to configure TLS", tls_error(ctx));
+		tls_free(ctx);
+		ctx = NULL;
+	}
+ done:
+	free(ciphers);
+	if (mem != NULL)
+		tls_unload_file(mem, memlen);
+	tls_config_free(cfg);
+	return ctx;
+}
+
+/*
+ * The TLS policy for a mail server, by its host name as found in the MX
+ * record (or smtproutes), as the qmail-tls patch keys it.  For
+ * TLS_VERIFY, pem gets the path of tlshosts/<host>.pem.  Host names are
+ * compared in lower case, without a trailing dot.
+ */
+int
+tlsconf_policy(const char *dir, const char *host, char *pem, size_t pemlen)
+{
+	char	 name[256], path[PATH_MAX];
+	size_t	 i, len = strlen(host);
+
+	if (len > 0 && host[len - 1] == '.')
+		len--;
+	if (len == 0 || len >= sizeof(name) || host[0] == '.')
+		return TLS_MAY;
+	for (i = 0; i < len; i++) {
+		name[i] = host[i] >= 'A' && host[i] <= 'Z' ?
+		    host[i] - 'A' + 'a' : host[i];
+		if (name[i] == '/')
+			return TLS_MAY;		/* never a path */
+	}
+	name[len] = '\0';
+	snprintf(path, sizeof(path), "%s/notlshosts/%s", dir, name);
+	if (access(path, F_OK) == 0)
+		return TLS_NONE;
+	snprintf(pem, pemlen, "%s/tlshosts/%s.pem", dir, name);
+	if (access(pem, F_OK) == 0)
+		return TLS_VERIFY;
+	snprintf(path, sizeof(path), "%s/tlshosts/exhaustivelist", dir);
+	if (access(path, F_OK) == 0)
+		return TLS_NONE;
+	return TLS_MAY;
 }

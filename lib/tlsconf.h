@@ -10,6 +10,14 @@ struct tls;
 
 struct tls	*tlsconf_server(const char *, const char *, int *, char *,
 		    size_t);
+enum tlsconf_policy {
+	TLS_NONE,		/* notlshosts/H, or exhaustivelist without H.pem */
+	TLS_MAY,		/* STARTTLS when offered, any certificate */
+	TLS_VERIFY		/* tlshosts/H.pem: TLS required, verified */
+};
+
+int		 tlsconf_policy(const char *, const char *, char *, size_t);
+struct tls	*tlsconf_client(const char *, const char *, char *, size_t);
 int		 tlsconf_ciphers(const char *, const char *, const char *,
 		    char **);
 

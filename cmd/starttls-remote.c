@@ -1,0 +1,538 @@
+/*
+ * starttls-remote: qmail-remote, with STARTTLS.
+ *
+ *	starttls-remote host sender recip ...
+ *
+ * Run by qmail-rspawn exactly as qmail-remote: the message on fd 0, the
+ * report on fd 1, and fd 2 the same pipe, so nothing but the report is
+ * ever written.  The texts are qmail-remote's, so qmail-send's logs and
+ * bounces read the same; TLS adds to them, never changes them.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tls.h>
+
+#include "control.h"
+#include "dns.h"
+#include "io.h"
+#include "report.h"
+#include "smtpc.h"
+#include "tcpto.h"
+#include "tlsconf.h"
+
+#ifndef QMAILHOME
+#define QMAILHOME	"/var/qmail"
+#endif
+
+#define CONTROL		"control"
+
+static struct {
+	char		 helohost[256];
+	long		 timeout;	/* seconds, each read or write */
+	long		 timeoutconnect;
+	char		*routes;
+	size_t		 routeslen;
+} ctl = { "", 1200, 60, NULL, 0 };
+
+static const char	*sender;
+static char		**recips;
+static char		 partner[64];	/* the address we talk to, as text */
+static struct smtpc	 smtp;
+static int		 critical;	/* the final "." has been sent */
+static char		 tlsline[640];	/* how the message left, for K */
+
+/* ------------------------------------------------------------ the report */
+
+static void __attribute__((__noreturn__))
+die(const char *text)
+{
+	report_puts(text);
+	report_exit();
+}
+
+#define temp_nomem()	die("ZOut of memory. (#4.3.0)\n")
+#define temp_oserr()	die("ZSystem resources temporarily unavailable. (#4.3.0)\n")
+#define temp_noconn()	die("ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n")
+#define temp_read()	die("ZUnable to read message. (#4.3.0)\n")
+#define temp_dns()	die("ZSorry, I couldn't find any host by that name. (#4.1.2)\n")
+#define temp_chdir()	die("ZUnable to switch to home directory. (#4.3.0)\n")
+#define temp_control()	die("ZUnable to read control files. (#4.3.0)\n")
+#define perm_partialline() die("DSMTP cannot transfer messages with partial final lines. (#5.6.2)\n")
+#define perm_usage()	die("DI (qmail-remote) was invoked improperly. (#5.3.5)\n")
+#define perm_nomx()	die("DSorry, I couldn't find a mail exchanger or IP address. (#5.4.4)\n")
+#define perm_ambigmx()	die("DSorry. Although I'm listed as a best-preference MX or A for that host,\n" \
+			    "it isn't in my control/locals file, so I don't treat it as local. (#5.4.6)\n")
+
+static void __attribute__((__noreturn__))
+perm_dns(const char *host)
+{
+	report_puts("DSorry, I couldn't find any host named ");
+	report_safe(host);
+	report_puts(". (#5.1.2)\n");
+	report_exit();
+}
+
+static void __attribute__((__noreturn__))
+dropped(void)
+{
+	report_puts("ZConnected to ");
+	report_puts(partner);
+	report_puts(" but connection died. ");
+	if (critical)
+		report_puts("Possible duplicate! ");
+	report_puts("(#4.4.2)\n");
+	report_exit();
+}
+
+/* Say QUIT without waiting, and report: prepend partner append, the reply. */
+static void __attribute__((__noreturn__))
+quit(const char *prepend, const char *append)
+{
+	smtpc_puts(&smtp, "QUIT\r\n");
+	report_puts(prepend);
+	report_puts(partner);
+	report_puts(append);
+	report_puts(".\n");
+	report_text(smtp.text, smtp.textlen);
+	if (*prepend == 'K' && tlsline[0] != '\0')
+		report_puts(tlsline);
+	report_exit();
+}
+
+/* A TLS policy failure: deferred, with the reason, never plaintext. */
+static void __attribute__((__noreturn__))
+tls_defer(const char *what, const char *why)
+{
+	smtpc_puts(&smtp, "QUIT\r\n");
+	report_puts("ZConnected to ");
+	report_puts(partner);
+	report_puts(" but ");
+	report_puts(what);
+	if (why != NULL) {
+		report_puts(": ");
+		report_safe(why);
+	}
+	report_puts(". (#4.7.0)\n");
+	report_text(smtp.text, smtp.textlen);
+	report_exit();
+}
+
+/* ----------------------------------------------------------- the dialogue */
+
+static int
+code(void)
+{
+	int	 c;
+
+	if ((c = smtpc_reply(&smtp)) == -1)
+		dropped();
+	return c;
+}
+
+static void
+put(const char *s)
+{
+	if (smtpc_puts(&smtp, s) == -1)
+		dropped();
+}
+
+static void
+command(const char *verb, const char *arg, const char *end)
+{
+	if (smtpc_puts(&smtp, verb) == -1 || smtpc_puts(&smtp, arg) == -1 ||
+	    smtpc_puts(&smtp, end) == -1)
+		dropped();
+}
+
+/*
+ * The message from fd 0, as qmail-remote sends it: LF becomes CRLF, a
+ * leading '.' is doubled, and a last line without LF is refused (before
+ * the final ".", so the server never takes a truncated message).
+ */
+static void
+blast(void)
+{
+	char	 in[65536], out[2 * sizeof(in) + 3];
+	size_t	 i, o;
+	ssize_t	 r;
+	int	 bol = 1;
+
+	if (lseek(0, 0, SEEK_SET) == -1 && errno != ESPIPE)
+		temp_read();
+	for (;;) {
+		r = read(0, in, sizeof(in));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			temp_read();
+		if (r == 0)
+			break;
+		for (i = o = 0; i < (size_t)r; i++) {
+			if (bol && in[i] == '.')
+				out[o++] = '.';
+			if (in[i] == '\n') {
+				out[o++] = '\r';
+				bol = 1;
+			} else
+				bol = 0;
+			out[o++] = in[i];
+		}
+		if (smtpc_send(&smtp, out, o) == -1)
+			dropped();
+	}
+	if (!bol)
+		perm_partialline();
+	critical = 1;
+	put(".\r\n");
+}
+
+enum { DONE, RETRY_PLAIN };
+
+/*
+ * STARTTLS, as the policy for this host says.  Returns 1 when TLS is on,
+ * 0 to go on in plaintext, RETRY_PLAIN (through *retry) when a handshake
+ * failed under the "may" policy.
+ */
+static int
+starttls(const struct dns_addr *d, int esmtp, int *retry)
+{
+	char		 pem[PATH_MAX], err[512];
+	struct tls	*ctx;
+	int		 policy, r;
+
+	policy = tlsconf_policy(CONTROL, d->host, pem, sizeof(pem));
+	if (policy == TLS_NONE)
+		return 0;
+	if (!esmtp || !smtpc_keyword(&smtp, "STARTTLS")) {
+		if (policy == TLS_VERIFY)
+			tls_defer("STARTTLS is not offered and "
+			    "control/tlshosts has a certificate for ", d->host);
+		return 0;
+	}
+	ctx = tlsconf_client(CONTROL, policy == TLS_VERIFY ? pem : NULL,
+	    err, sizeof(err));
+	if (ctx == NULL) {
+		if (policy == TLS_VERIFY)
+			tls_defer("TLS could not be set up", err);
+		snprintf(tlsline, sizeof(tlsline), "No TLS: %s.\n", err);
+		return 0;
+	}
+	put("STARTTLS\r\n");
+	if ((r = code()) != 220) {
+		if (policy == TLS_VERIFY)
+			tls_defer("STARTTLS was refused", NULL);
+		snprintf(tlsline, sizeof(tlsline),
+		    "No TLS: STARTTLS was refused with %d.\n", r);
+		tls_free(ctx);
+		return 0;
+	}
+	/* replies sent after the 220 and before TLS are injection */
+	smtpc_discard(&smtp);
+	r = conn_connect(&smtp.conn, ctx, d->host[0] == '[' ? NULL : d->host,
+	    io_now() + ctl.timeout * 1000);
+	if (r != 0) {
+		snprintf(err, sizeof(err), "%s", r == -2 ? "timed out" :
+		    tls_error(ctx) != NULL ? tls_error(ctx) : "failed");
+		if (policy == TLS_VERIFY)
+			tls_defer("the TLS handshake failed", err);
+		snprintf(tlsline, sizeof(tlsline), "TLS handshake failed (%s); "
+		    "delivered without TLS.\n", err);
+		*retry = 1;
+		return 0;
+	}
+	snprintf(tlsline, sizeof(tlsline), "TLS %s with %s, %s.\n",
+	    tls_conn_version(ctx), tls_conn_cipher(ctx),
+	    policy == TLS_VERIFY ? "server certificate verified" :
+	    "server certificate not verified");
+	return 1;
+}
+
+static int
+session(const struct dns_addr *d, int fd, int usetls)
+{
+	int	 c, esmtp, retry = 0, any = 0;
+	char	**r;
+
+	smtpc_init(&smtp, fd, (int)ctl.timeout * 1000);
+	if (code() != 220)
+		quit("ZConnected to ", " but greeting failed");
+	command("EHLO ", ctl.helohost, "\r\n");
+	esmtp = code() == 250;
+	if (!esmtp) {
+		command("HELO ", ctl.helohost, "\r\n");
+		if (code() != 250)
+			quit("ZConnected to ", " but my name was rejected");
+	}
+	if (usetls && starttls(d, esmtp, &retry)) {
+		command("EHLO ", ctl.helohost, "\r\n");
+		if (code() != 250)
+			quit("ZConnected to ", " but my name was rejected");
+	}
+	if (retry)
+		return RETRY_PLAIN;
+
+	command("MAIL FROM:<", sender, ">\r\n");
+	c = code();
+	if (c >= 500)
+		quit("DConnected to ", " but sender was rejected");
+	if (c >= 400)
+		quit("ZConnected to ", " but sender was rejected");
+	for (r = recips; *r != NULL; r++) {
+		command("RCPT TO:<", *r, ">\r\n");
+		c = code();
+		if (c >= 400) {
+			report_puts(c >= 500 ? "h" : "s");
+			report_puts(partner);
+			report_puts(" does not like recipient.\n");
+			report_text(smtp.text, smtp.textlen);
+			report_end();
+		} else {
+			report_puts("r");
+			report_end();
+			any = 1;
+		}
+	}
+	if (!any)
+		quit("DGiving up on ", "");
+	put("DATA\r\n");
+	c = code();
+	if (c >= 500)
+		quit("D", " failed on DATA command");
+	if (c >= 400)
+		quit("Z", " failed on DATA command");
+	blast();
+	c = code();
+	critical = 0;
+	if (c >= 500)
+		quit("D", " failed after I sent the message");
+	if (c >= 400)
+		quit("Z", " failed after I sent the message");
+	quit("K", " accepted message");
+}
+
+/* ------------------------------------------------------------- set-up */
+
+static int
+connect_to(const struct dns_addr *d, int port, int *timedout)
+{
+	struct sockaddr_storage	 sa = d->sa;
+	socklen_t		 len = sizeof(int);
+	int			 fd, err = 0;
+
+	*timedout = 0;
+	if (sa.ss_family == AF_INET)
+		((struct sockaddr_in *)&sa)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
+	if ((fd = socket(sa.ss_family, SOCK_STREAM, 0)) == -1) {
+		if (errno == EAFNOSUPPORT)
+			return -1;
+		temp_oserr();
+	}
+	io_cloexec(fd);
+	io_nonblock(fd);
+	if (connect(fd, (struct sockaddr *)&sa, d->salen) == 0)
+		return fd;
+	if (errno == EINPROGRESS) {
+		switch (io_wait(fd, POLLOUT, io_now() + ctl.timeoutconnect *
+		    1000)) {
+		case 1:
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+			    &len) == 0 && err == 0)
+				return fd;
+			break;
+		case 0:
+			*timedout = 1;
+			break;
+		}
+	}
+	close(fd);
+	return -1;
+}
+
+/* The relay for host from smtproutes ("domain:relay[:port]"), or NULL. */
+static char *
+route(const char *host, int *port)
+{
+	static char	 relay[256];
+	const char	*key, *line, *end, *nl, *colon;
+	size_t		 klen, i, hlen = strlen(host);
+	char		*p;
+
+	for (i = 0; i <= hlen; i++) {
+		if (i != 0 && i != hlen && host[i] != '.')
+			continue;
+		key = host + i;
+		klen = hlen - i;
+		end = ctl.routes + ctl.routeslen;
+		for (line = ctl.routes; line != NULL && line < end; line = nl) {
+			nl = memchr(line, '\n', end - line);
+			colon = memchr(line, ':', (nl ? nl : end) - line);
+			if (nl != NULL)
+				nl++;
+			if (colon == NULL || (size_t)(colon - line) != klen ||
+			    strncasecmp(line, key, klen) != 0)
+				continue;
+			line = colon + 1;
+			i = (size_t)((nl ? nl - 1 : end) - line);
+			while (i > 0 && (line[i - 1] == '\r' ||
+			    line[i - 1] == ' ' || line[i - 1] == '\t'))
+				i--;
+			if (i == 0 || i >= sizeof(relay))
+				return NULL;	/* "domain:" means MX */
+			memcpy(relay, line, i);
+			relay[i] = '\0';
+			if ((p = strchr(relay, ':')) != NULL) {
+				*p++ = '\0';
+				*port = atoi(p);
+			}
+			return relay;
+		}
+	}
+	return NULL;
+}
+
+/* Is this address one of ours?  Then delivering to it loops. */
+static int
+ipme(const struct dns_addr *d)
+{
+	static struct ifaddrs	*ifs;
+	static int		 done;
+	struct ifaddrs		*i;
+	const struct sockaddr	*a = (const void *)&d->sa;
+
+	if (!done) {
+		if (getifaddrs(&ifs) == -1)
+			temp_oserr();
+		done = 1;
+	}
+	if (a->sa_family == AF_INET &&
+	    ((const struct sockaddr_in *)(const void *)a)->sin_addr.s_addr ==
+	    htonl(INADDR_ANY))
+		return 1;
+	for (i = ifs; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family !=
+		    a->sa_family)
+			continue;
+		if (a->sa_family == AF_INET &&
+		    memcmp(&((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr,
+		    &((const struct sockaddr_in *)(const void *)a)->sin_addr,
+		    4) == 0)
+			return 1;
+		if (a->sa_family == AF_INET6 &&
+		    memcmp(&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr,
+		    &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+		    16) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+getcontrols(void)
+{
+	char	 me[256];
+	int	 r;
+
+	if ((r = control_readline(CONTROL, "me", me, sizeof(me))) == -1)
+		temp_control();
+	if (r == 0)
+		me[0] = '\0';
+	r = control_readline(CONTROL, "helohost", ctl.helohost,
+	    sizeof(ctl.helohost));
+	if (r == -1 || (r == 0 && me[0] == '\0'))
+		temp_control();
+	if (r == 0)
+		strcpy(ctl.helohost, me);
+	if (control_readint(CONTROL, "timeoutremote", &ctl.timeout) == -1 ||
+	    control_readint(CONTROL, "timeoutconnect",
+	    &ctl.timeoutconnect) == -1 ||
+	    control_readfile(CONTROL, "smtproutes", &ctl.routes,
+	    &ctl.routeslen) == -1)
+		temp_control();
+	if (ctl.timeout < 1)
+		ctl.timeout = 1;
+	if (ctl.timeoutconnect < 1)
+		ctl.timeoutconnect = 1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct dns_list	 list;
+	const char		*home, *relay;
+	unsigned int		 prefme = 100000;
+	size_t			 i;
+	int			 port = 25, fd, timedout, r;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 4)
+		perm_usage();
+	if ((home = getenv("STARTTLS_QMAILHOME")) == NULL || *home == '\0')
+		home = QMAILHOME;
+	if (chdir(home) == -1)
+		temp_chdir();
+	getcontrols();
+	sender = argv[2];
+	recips = argv + 3;
+
+	relay = route(argv[1], &port);
+	if (dns_init() == -1)
+		temp_dns();
+	r = relay != NULL ? dns_ip(relay, &list, 0) :
+	    dns_mx(argv[1], &list, (unsigned long)time(NULL) +
+	    ((unsigned long)getpid() << 16));
+	if (r == DNS_SOFT)
+		temp_dns();
+	if (r == DNS_HARD)
+		perm_dns(relay != NULL ? relay : argv[1]);
+	if (r == DNS_NULLMX || list.n == 0)
+		perm_nomx();
+
+	for (i = 0; i < list.n; i++)
+		if (ipme(&list.a[i]) && list.a[i].pref < prefme)
+			prefme = list.a[i].pref;
+	if (relay != NULL)
+		prefme = 300000;
+	for (i = 0; i < list.n; i++)
+		if (list.a[i].pref < prefme)
+			break;
+	if (i == list.n)
+		perm_ambigmx();
+
+	for (i = 0; i < list.n; i++) {
+		if (list.a[i].pref >= prefme ||
+		    tcpto_skip((struct sockaddr *)&list.a[i].sa, time(NULL)))
+			continue;
+		if ((fd = connect_to(&list.a[i], port, &timedout)) == -1) {
+			tcpto_note((struct sockaddr *)&list.a[i].sa, timedout,
+			    time(NULL));
+			continue;
+		}
+		tcpto_note((struct sockaddr *)&list.a[i].sa, 0, time(NULL));
+		dns_fmt(&list.a[i], partner, sizeof(partner));
+		if (session(&list.a[i], fd, 1) == RETRY_PLAIN) {
+			/* once more, without TLS, to the same server */
+			close(fd);
+			if ((fd = connect_to(&list.a[i], port, &timedout)) == -1)
+				temp_noconn();
+			session(&list.a[i], fd, 0);
+		}
+	}
+	temp_noconn();
+}

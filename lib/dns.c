@@ -1,0 +1,343 @@
+/*
+ * DNS for starttls-remote, with qmail-remote's rules: MX records sorted by
+ * preference, equal preferences in random order, the addresses of each MX
+ * host in turn; no MX at all means the domain's own addresses (RFC 5321
+ * 5.1).  Answers are parsed here with dn_expand(3), which every resolver
+ * library has.
+ *
+ * $DNSCACHEIP (djbdns's name for it) picks the resolver: "1.2.3.4", or
+ * "127.0.0.1#5353" with a port, as dnsmasq writes it.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <resolv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dns.h"
+
+#ifndef T_AAAA
+#define T_AAAA	28
+#endif
+
+int
+dns_init(void)
+{
+	const char		*env;
+	char			 ip[64], *hash;
+	struct in_addr		 a;
+	unsigned long		 port = 53;
+
+	if (res_init() != 0)
+		return -1;
+	if ((env = getenv("DNSCACHEIP")) == NULL || *env == '\0')
+		return 0;
+	if (strlen(env) >= sizeof(ip))
+		return -1;
+	strcpy(ip, env);
+	if ((hash = strchr(ip, '#')) != NULL) {
+		*hash++ = '\0';
+		port = strtoul(hash, NULL, 10);
+	}
+	if (inet_pton(AF_INET, ip, &a) != 1 || port == 0 || port > 65535)
+		return -1;
+	_res.nscount = 1;
+	_res.nsaddr_list[0].sin_family = AF_INET;
+	_res.nsaddr_list[0].sin_addr = a;
+	_res.nsaddr_list[0].sin_port = htons((unsigned short)port);
+	return 0;
+}
+
+static int
+add(struct dns_list *l, int af, const void *addr, unsigned int pref,
+    const char *host)
+{
+	struct dns_addr		*d;
+	struct sockaddr_in	*s4;
+	struct sockaddr_in6	*s6;
+
+	if (l->n == DNS_MAXADDR)
+		return 0;
+	d = &l->a[l->n++];
+	memset(d, 0, sizeof(*d));
+	d->pref = pref;
+	strncpy(d->host, host, sizeof(d->host) - 1);
+	if (af == AF_INET) {
+		s4 = (struct sockaddr_in *)&d->sa;
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, addr, 4);
+		d->salen = sizeof(*s4);
+	} else {
+		s6 = (struct sockaddr_in6 *)&d->sa;
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, addr, 16);
+		d->salen = sizeof(*s6);
+	}
+	return 0;
+}
+
+/* "[1.2.3.4]" or "[IPv6:::1]": 1 and the address, 0 if not a literal. */
+int
+dns_literal(const char *host, struct dns_list *l)
+{
+	char		 buf[80];
+	size_t		 len = strlen(host);
+	unsigned char	 addr[16];
+
+	if (len < 3 || host[0] != '[' || host[len - 1] != ']' ||
+	    len - 2 >= sizeof(buf))
+		return 0;
+	memcpy(buf, host + 1, len - 2);
+	buf[len - 2] = '\0';
+	if (inet_pton(AF_INET, buf, addr) == 1)
+		add(l, AF_INET, addr, 0, host);
+	else if (strncasecmp(buf, "IPv6:", 5) == 0 &&
+	    inet_pton(AF_INET6, buf + 5, addr) == 1)
+		add(l, AF_INET6, addr, 0, host);
+	else
+		return 0;
+	return 1;
+}
+
+/*
+ * Query name for type; returns the answer length, 0 for "no such
+ * records", DNS_HARD for NXDOMAIN, DNS_SOFT otherwise.
+ */
+static int
+query(const char *name, int type, unsigned char *ans, int anslen)
+{
+	HEADER	*h = (HEADER *)ans;
+	int	 n;
+
+	n = res_query(name, C_IN, type, ans, anslen);
+	if (n < 0) {
+		switch (h_errno) {
+		case HOST_NOT_FOUND:
+			return DNS_HARD;
+		case NO_DATA:
+			return 0;
+		default:
+			return DNS_SOFT;
+		}
+	}
+	if (n < (int)sizeof(HEADER) || n > anslen)
+		return DNS_SOFT;
+	if (h->rcode == NXDOMAIN)
+		return DNS_HARD;
+	if (h->rcode != NOERROR || h->tc)
+		return DNS_SOFT;
+	return n;
+}
+
+/*
+ * Walk the answer section; for each record of type calls back with its
+ * data.  Returns 0, or DNS_SOFT for a malformed answer.
+ */
+typedef int (*rr_fn)(const unsigned char *, const unsigned char *,
+    const unsigned char *, int, void *);
+
+static int
+walk(const unsigned char *ans, int len, int type, rr_fn fn, void *arg)
+{
+	const HEADER		*h = (const HEADER *)ans;
+	const unsigned char	*p = ans + sizeof(HEADER), *end = ans + len;
+	char			 name[NS_MAXDNAME];
+	int			 qd, an, n, t, rdlen;
+
+	qd = ntohs(h->qdcount);
+	an = ntohs(h->ancount);
+	while (qd-- > 0) {
+		if ((n = dn_expand(ans, end, p, name, sizeof(name))) < 0 ||
+		    end - (p + n) < 4)
+			return DNS_SOFT;
+		p += n + 4;
+	}
+	while (an-- > 0) {
+		if ((n = dn_expand(ans, end, p, name, sizeof(name))) < 0 ||
+		    end - (p + n) < 10)
+			return DNS_SOFT;
+		p += n;
+		t = (p[0] << 8) | p[1];
+		rdlen = (p[8] << 8) | p[9];
+		p += 10;
+		if (end - p < rdlen)
+			return DNS_SOFT;
+		if (t == type && fn(ans, end, p, rdlen, arg) == -1)
+			return DNS_SOFT;
+		p += rdlen;
+	}
+	return 0;
+}
+
+struct ipwalk {
+	struct dns_list	*l;
+	unsigned int	 pref;
+	const char	*host;
+	int		 af;
+};
+
+static int
+ip_rr(const unsigned char *ans, const unsigned char *end,
+    const unsigned char *rd, int rdlen, void *arg)
+{
+	struct ipwalk	*w = arg;
+
+	(void)ans;
+	(void)end;
+	if ((w->af == AF_INET && rdlen != 4) ||
+	    (w->af == AF_INET6 && rdlen != 16))
+		return -1;
+	return add(w->l, w->af, rd, w->pref, w->host);
+}
+
+/*
+ * The addresses of a host name (A, then AAAA), appended with preference
+ * pref.  Returns 0 (maybe with nothing added), DNS_HARD or DNS_SOFT.
+ */
+int
+dns_ip(const char *host, struct dns_list *l, unsigned int pref)
+{
+	unsigned char	 ans[4096], addr[16];
+	struct ipwalk	 w;
+	int		 n, hard = 0, soft = 0;
+
+
+	if (dns_literal(host, l))
+		return 0;
+	/* smtproutes may name a relay by its bare address */
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return add(l, AF_INET, addr, pref, host);
+	if (inet_pton(AF_INET6, host, addr) == 1)
+		return add(l, AF_INET6, addr, pref, host);
+	w.l = l;
+	w.pref = pref;
+	w.host = host;
+	w.af = AF_INET;
+	n = query(host, T_A, ans, sizeof(ans));
+	if (n > 0)
+		n = walk(ans, n, T_A, ip_rr, &w);
+	if (n == DNS_HARD)
+		hard = 1;
+	else if (n == DNS_SOFT)
+		soft = 1;
+	w.af = AF_INET6;
+	n = query(host, T_AAAA, ans, sizeof(ans));
+	if (n > 0)
+		n = walk(ans, n, T_AAAA, ip_rr, &w);
+	if (n == DNS_SOFT)
+		soft = 1;
+	if (hard)
+		return DNS_HARD;
+	return soft ? DNS_SOFT : 0;
+}
+
+struct mx {
+	unsigned int	 pref;
+	unsigned long	 key;
+	char		 host[DNS_MAXHOST];
+};
+
+struct mxwalk {
+	struct mx	 mx[DNS_MAXADDR];
+	int		 n;
+	int		 nullmx;
+};
+
+static int
+mx_rr(const unsigned char *ans, const unsigned char *end,
+    const unsigned char *rd, int rdlen, void *arg)
+{
+	struct mxwalk	*w = arg;
+	char		 name[NS_MAXDNAME];
+
+	if (rdlen < 3 || dn_expand(ans, end, rd + 2, name, sizeof(name)) < 0)
+		return -1;
+	if (name[0] == '\0') {
+		w->nullmx = 1;		/* "MX 0 ." */
+		return 0;
+	}
+	if (w->n == DNS_MAXADDR || strlen(name) >= DNS_MAXHOST)
+		return 0;
+	w->mx[w->n].pref = (rd[0] << 8) | rd[1];
+	strcpy(w->mx[w->n].host, name);
+	w->n++;
+	return 0;
+}
+
+static int
+mx_cmp(const void *a, const void *b)
+{
+	const struct mx	*x = a, *y = b;
+
+	if (x->pref != y->pref)
+		return x->pref < y->pref ? -1 : 1;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The addresses to try for a mail domain, best first.  random shuffles
+ * MX hosts of equal preference.  A host whose addresses cannot be found
+ * is skipped; if none is found and one of them failed temporarily, the
+ * whole lookup is DNS_SOFT.
+ */
+int
+dns_mx(const char *domain, struct dns_list *l, unsigned long random)
+{
+	unsigned char	 ans[8192];
+	struct mxwalk	*w;
+	int		 i, n, soft = 0;
+
+	l->n = 0;
+	if (dns_literal(domain, l))
+		return 0;
+	n = query(domain, T_MX, ans, sizeof(ans));
+	if (n == DNS_SOFT)
+		return DNS_SOFT;
+	if (n == DNS_HARD || n == 0)
+		return dns_ip(domain, l, 0);
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return DNS_SOFT;
+	if (walk(ans, n, T_MX, mx_rr, w) == DNS_SOFT) {
+		free(w);
+		return DNS_SOFT;
+	}
+	if (w->n == 0) {
+		n = w->nullmx ? DNS_NULLMX : dns_ip(domain, l, 0);
+		free(w);
+		return n;
+	}
+	for (i = 0; i < w->n; i++) {
+		random = random * 1103515245UL + 12345UL;
+		w->mx[i].key = random >> 8;
+	}
+	qsort(w->mx, w->n, sizeof(w->mx[0]), mx_cmp);
+	for (i = 0; i < w->n; i++)
+		if (dns_ip(w->mx[i].host, l, w->mx[i].pref) == DNS_SOFT)
+			soft = 1;
+	free(w);
+	if (l->n == 0 && soft)
+		return DNS_SOFT;
+	return 0;
+}
+
+void
+dns_fmt(const struct dns_addr *d, char *out, size_t outlen)
+{
+	const struct sockaddr_in	*s4 = (const void *)&d->sa;
+	const struct sockaddr_in6	*s6 = (const void *)&d->sa;
+
+	if (d->sa.ss_family == AF_INET)
+		inet_ntop(AF_INET, &s4->sin_addr, out, outlen);
+	else
+		inet_ntop(AF_INET6, &s6->sin6_addr, out, outlen);
+}

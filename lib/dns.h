@@ -1,0 +1,38 @@
+/*
+ * Where to deliver: MX lookup in preference order (equal preferences
+ * shuffled), A/AAAA fallback, [1.2.3.4] and [IPv6:...] literals.
+ */
+#ifndef DNS_H
+#define DNS_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+
+#define DNS_SOFT	(-1)	/* try again later */
+#define DNS_HARD	(-2)	/* the name does not exist */
+#define DNS_NULLMX	(-3)	/* the domain accepts no mail (RFC 7505) */
+
+#define DNS_MAXHOST	256
+#define DNS_MAXADDR	64
+
+struct dns_addr {
+	struct sockaddr_storage	 sa;
+	socklen_t		 salen;
+	unsigned int		 pref;
+	char			 host[DNS_MAXHOST];	/* MX name, for TLS */
+};
+
+struct dns_list {
+	struct dns_addr	 a[DNS_MAXADDR];
+	size_t		 n;
+};
+
+int	dns_init(void);
+int	dns_literal(const char *, struct dns_list *);
+int	dns_ip(const char *, struct dns_list *, unsigned int);
+int	dns_mx(const char *, struct dns_list *, unsigned long);
+void	dns_fmt(const struct dns_addr *, char *, size_t);
+
+#endif
