@@ -27,6 +27,7 @@
 
 #include <tls.h>
 
+#include "certid.h"
 #include "control.h"
 #include "dns.h"
 #include "io.h"
@@ -114,21 +115,33 @@ quit(const char *prepend, const char *append)
 	report_exit();
 }
 
-/* A TLS policy failure: deferred, with the reason, never plaintext. */
+/*
+ * A TLS failure where TLS is required: deferred, in the qmail-tls patch's
+ * words ("...; connecting to IP." before the handshake, "connected" after),
+ * never a fall back to plaintext.  QUIT is said unless a handshake was
+ * left half done.
+ */
+#define TLS_CONNECTING	0x1
+#define TLS_NOQUIT	0x2
+#define TLS_REPLY	0x4	/* quote the server's last reply */
+
 static void __attribute__((__noreturn__))
-tls_defer(const char *what, const char *why)
+tls_quit(const char *s1, const char *s2, int how)
 {
-	smtpc_puts(&smtp, "QUIT\r\n");
-	report_puts("ZConnected to ");
-	report_puts(partner);
-	report_puts(" but ");
-	report_puts(what);
-	if (why != NULL) {
+	if (!(how & TLS_NOQUIT))
+		smtpc_puts(&smtp, "QUIT\r\n");
+	report_puts("Z");
+	report_puts(s1);
+	if (s2 != NULL) {
 		report_puts(": ");
-		report_safe(why);
+		report_puts(s2);
 	}
-	report_puts(". (#4.7.0)\n");
-	report_text(smtp.text, smtp.textlen);
+	report_puts(how & TLS_CONNECTING ? "; connecting to " :
+	    "; connected to ");
+	report_puts(partner);
+	report_puts(".\n");
+	if (how & TLS_REPLY)
+		report_text(smtp.text, smtp.textlen);
 	report_exit();
 }
 
@@ -160,9 +173,12 @@ command(const char *verb, const char *arg, const char *end)
 }
 
 /*
- * The message from fd 0, as qmail-remote sends it: LF becomes CRLF, a
- * leading '.' is doubled, and a last line without LF is refused (before
- * the final ".", so the server never takes a truncated message).
+ * The message from fd 0, as notqmail's qmail-remote sends it: every line
+ * ends in CRLF (LF, CRLF and a bare CR all become CRLF), a '.' that
+ * starts a line is doubled, and a last line without an end is refused
+ * before the final ".", so the server never takes a truncated message.
+ * Unlike notqmail 1.09, a line that starts after a bare CR is dot-stuffed
+ * too: "a\r.\n" must not end the message early.
  */
 static void
 blast(void)
@@ -170,7 +186,7 @@ blast(void)
 	char	 in[65536], out[2 * sizeof(in) + 3];
 	size_t	 i, o;
 	ssize_t	 r;
-	int	 bol = 1;
+	int	 bol = 1, cr = 0;
 
 	if (lseek(0, 0, SEEK_SET) == -1 && errno != ESPIPE)
 		temp_read();
@@ -183,6 +199,18 @@ blast(void)
 		if (r == 0)
 			break;
 		for (i = o = 0; i < (size_t)r; i++) {
+			if (cr) {
+				cr = 0;
+				out[o++] = '\r';
+				out[o++] = '\n';
+				bol = 1;
+				if (in[i] == '\n')
+					continue;
+			}
+			if (in[i] == '\r') {
+				cr = 1;
+				continue;
+			}
 			if (bol && in[i] == '.')
 				out[o++] = '.';
 			if (in[i] == '\n') {
@@ -195,6 +223,11 @@ blast(void)
 		if (smtpc_send(&smtp, out, o) == -1)
 			dropped();
 	}
+	if (cr) {
+		cr = 0;
+		bol = 1;
+		put("\r\n");
+	}
 	if (!bol)
 		perm_partialline();
 	critical = 1;
@@ -204,38 +237,53 @@ blast(void)
 enum { DONE, RETRY_PLAIN };
 
 /*
- * STARTTLS, as the policy for this host says.  Returns 1 when TLS is on,
- * 0 to go on in plaintext, RETRY_PLAIN (through *retry) when a handshake
- * failed under the "may" policy.
+ * STARTTLS, as the policy for this MX host says (see tlsconf_policy).
+ * Returns 1 when TLS is on, 0 to go on in plaintext; sets *retry when a
+ * handshake failed under the "may" policy, so the caller connects once
+ * more and delivers without TLS.
  */
 static int
 starttls(const struct dns_addr *d, int esmtp, int *retry)
 {
-	char		 pem[PATH_MAX], err[512];
+	char		 pem[PATH_MAX], err[512], msg[PATH_MAX + 64];
+	const uint8_t	*chain;
+	size_t		 chainlen;
 	struct tls	*ctx;
+	FILE		*f;
 	int		 policy, r;
 
 	policy = tlsconf_policy(CONTROL, d->host, pem, sizeof(pem));
 	if (policy == TLS_NONE)
 		return 0;
 	if (!esmtp || !smtpc_keyword(&smtp, "STARTTLS")) {
-		if (policy == TLS_VERIFY)
-			tls_defer("STARTTLS is not offered and "
-			    "control/tlshosts has a certificate for ", d->host);
+		if (policy == TLS_VERIFY) {
+			snprintf(msg, sizeof(msg), "No TLS achieved while %s "
+			    "exists", pem);
+			tls_quit(msg, NULL, TLS_CONNECTING);
+		}
 		return 0;
 	}
-	ctx = tlsconf_client(CONTROL, policy == TLS_VERIFY ? pem : NULL,
-	    err, sizeof(err));
-	if (ctx == NULL) {
+	if (policy == TLS_VERIFY) {
+		if ((f = fopen(pem, "r")) == NULL) {
+			snprintf(msg, sizeof(msg), "TLS unable to load %s", pem);
+			tls_quit(msg, strerror(errno), TLS_CONNECTING);
+		}
+		fclose(f);
+	}
+	if ((ctx = tlsconf_client(CONTROL, err, sizeof(err))) == NULL) {
 		if (policy == TLS_VERIFY)
-			tls_defer("TLS could not be set up", err);
+			tls_quit("TLS error initializing ctx", err,
+			    TLS_CONNECTING);
 		snprintf(tlsline, sizeof(tlsline), "No TLS: %s.\n", err);
 		return 0;
 	}
 	put("STARTTLS\r\n");
 	if ((r = code()) != 220) {
-		if (policy == TLS_VERIFY)
-			tls_defer("STARTTLS was refused", NULL);
+		if (policy == TLS_VERIFY) {
+			snprintf(msg, sizeof(msg), "STARTTLS rejected while %s "
+			    "exists", pem);
+			tls_quit(msg, NULL, TLS_CONNECTING | TLS_REPLY);
+		}
 		snprintf(tlsline, sizeof(tlsline),
 		    "No TLS: STARTTLS was refused with %d.\n", r);
 		tls_free(ctx);
@@ -247,25 +295,60 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	    io_now() + ctl.timeout * 1000);
 	if (r != 0) {
 		snprintf(err, sizeof(err), "%s", r == -2 ? "timed out" :
-		    tls_error(ctx) != NULL ? tls_error(ctx) : "failed");
+		    conn_error(&smtp.conn));
 		if (policy == TLS_VERIFY)
-			tls_defer("the TLS handshake failed", err);
+			tls_quit("TLS connect failed", err, TLS_NOQUIT);
 		snprintf(tlsline, sizeof(tlsline), "TLS handshake failed (%s); "
 		    "delivered without TLS.\n", err);
 		*retry = 1;
 		return 0;
 	}
+	if (policy == TLS_VERIFY) {
+		chain = tls_peer_cert_chain_pem(ctx, &chainlen);
+		if (certid_server(chain, chainlen, pem, d->host, msg,
+		    sizeof(msg)) == -1)
+			tls_quit(msg, NULL, 0);
+	}
 	snprintf(tlsline, sizeof(tlsline), "TLS %s with %s, %s.\n",
 	    tls_conn_version(ctx), tls_conn_cipher(ctx),
 	    policy == TLS_VERIFY ? "server certificate verified" :
 	    "server certificate not verified");
-	return 1;
+	return policy == TLS_VERIFY ? 2 : 1;
+}
+
+/*
+ * EHLO again inside TLS.  With TLS 1.3 a server that refuses our client
+ * certificate says so only now, after the handshake: a connection that
+ * dies here is a failed handshake, not a dropped session.
+ */
+static int
+ehlo_tls(int verified)
+{
+	const char	*e;
+	int		 c;
+
+	if (smtpc_puts(&smtp, "EHLO ") == -1 ||
+	    smtpc_puts(&smtp, ctl.helohost) == -1 ||
+	    smtpc_puts(&smtp, "\r\n") == -1 || (c = smtpc_reply(&smtp)) == -1) {
+		e = conn_error(&smtp.conn);
+		if (verified)
+			tls_quit("TLS connect failed", e, TLS_NOQUIT);
+		snprintf(tlsline, sizeof(tlsline), "TLS handshake failed (%s); "
+		    "delivered without TLS.\n", e);
+		return RETRY_PLAIN;
+	}
+	if (c != 250) {
+		command("HELO ", ctl.helohost, "\r\n");
+		if (code() != 250)
+			quit("ZConnected to ", " but my name was rejected");
+	}
+	return DONE;
 }
 
 static int
 session(const struct dns_addr *d, int fd, int usetls)
 {
-	int	 c, esmtp, retry = 0, any = 0;
+	int	 c, esmtp, tls, retry = 0, any = 0;
 	char	**r;
 
 	smtpc_init(&smtp, fd, (int)ctl.timeout * 1000);
@@ -278,11 +361,8 @@ session(const struct dns_addr *d, int fd, int usetls)
 		if (code() != 250)
 			quit("ZConnected to ", " but my name was rejected");
 	}
-	if (usetls && starttls(d, esmtp, &retry)) {
-		command("EHLO ", ctl.helohost, "\r\n");
-		if (code() != 250)
-			quit("ZConnected to ", " but my name was rejected");
-	}
+	if (usetls && (tls = starttls(d, esmtp, &retry)) != 0)
+		retry = ehlo_tls(tls == 2) == RETRY_PLAIN;
 	if (retry)
 		return RETRY_PLAIN;
 
@@ -300,6 +380,7 @@ session(const struct dns_addr *d, int fd, int usetls)
 			report_puts(partner);
 			report_puts(" does not like recipient.\n");
 			report_text(smtp.text, smtp.textlen);
+			smtp.textlen = 0;	/* told once, as qmail-remote */
 			report_end();
 		} else {
 			report_puts("r");
@@ -397,7 +478,9 @@ route(const char *host, int *port)
 				return NULL;	/* "domain:" means MX */
 			memcpy(relay, line, i);
 			relay[i] = '\0';
-			if ((p = strchr(relay, ':')) != NULL) {
+			/* the port follows the host, or a [literal] */
+			p = relay[0] == '[' ? strchr(relay, ']') : relay;
+			if (p != NULL && (p = strchr(p, ':')) != NULL) {
 				*p++ = '\0';
 				*port = atoi(p);
 			}

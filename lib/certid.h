@@ -1,7 +1,9 @@
 /*
- * Who is the client, by its certificate: the chain checked against
- * control/clientca.pem (and clientcrl.pem), the e-mail addresses read from
- * the certificate structure, and the one listed in control/tlsclients.
+ * Certificate checks, both ways.  Who is the client: the chain checked
+ * against control/clientca.pem (and clientcrl.pem), the e-mail addresses
+ * read from the certificate structure, and the one listed in
+ * control/tlsclients.  Is the server who we meant: its chain checked
+ * against control/tlshosts/<host>.pem, and its names against the host.
  */
 #ifndef CERTID_H
 #define CERTID_H
@@ -24,5 +26,7 @@ struct certid {
 void	certid_check(struct certid *, const uint8_t *, size_t, const char *,
 	    const char *);
 int	certid_listed(struct certid *, const char *, const char *);
+int	certid_server(const uint8_t *, size_t, const char *, const char *,
+	    char *, size_t);
 
 #endif

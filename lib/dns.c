@@ -200,15 +200,16 @@ ip_rr(const unsigned char *ans, const unsigned char *end,
 
 /*
  * The addresses of a host name (A, then AAAA), appended with preference
- * pref.  Returns 0 (maybe with nothing added), DNS_HARD or DNS_SOFT.
+ * pref.  Returns 0 when some were found, DNS_HARD when the name does not
+ * exist or has none, DNS_SOFT when a lookup failed for now.
  */
 int
 dns_ip(const char *host, struct dns_list *l, unsigned int pref)
 {
 	unsigned char	 ans[4096], addr[16];
 	struct ipwalk	 w;
-	int		 n, hard = 0, soft = 0;
-
+	size_t		 before = l->n;
+	int		 n, soft = 0;
 
 	if (dns_literal(host, l))
 		return 0;
@@ -221,22 +222,20 @@ dns_ip(const char *host, struct dns_list *l, unsigned int pref)
 	w.pref = pref;
 	w.host = host;
 	w.af = AF_INET;
-	n = query(host, T_A, ans, sizeof(ans));
-	if (n > 0)
+	if ((n = query(host, T_A, ans, sizeof(ans))) > 0)
 		n = walk(ans, n, T_A, ip_rr, &w);
-	if (n == DNS_HARD)
-		hard = 1;
-	else if (n == DNS_SOFT)
+	if (n == DNS_SOFT)
 		soft = 1;
 	w.af = AF_INET6;
-	n = query(host, T_AAAA, ans, sizeof(ans));
-	if (n > 0)
+	if ((n = query(host, T_AAAA, ans, sizeof(ans))) > 0)
 		n = walk(ans, n, T_AAAA, ip_rr, &w);
 	if (n == DNS_SOFT)
 		soft = 1;
-	if (hard)
-		return DNS_HARD;
-	return soft ? DNS_SOFT : 0;
+	/* an address of either kind will do; qmail never even asks for AAAA */
+	if (l->n > before)
+		return 0;
+	/* no address at all counts as no such host, as in notqmail */
+	return soft ? DNS_SOFT : DNS_HARD;
 }
 
 struct mx {

@@ -61,7 +61,7 @@ report_safe(const char *s)
 
 /*
  * The remote's reply, as outsmtptext(): "Remote host said: " and the text
- * with NULs turned into newlines (a NUL would end the report early).
+ * with NULs turned into '?' (a NUL would end the report early).
  */
 void
 report_text(const char *text, size_t len)
@@ -73,7 +73,7 @@ report_text(const char *text, size_t len)
 		return;
 	report_puts("Remote host said: ");
 	for (i = 0; i < len; i++) {
-		c = text[i] == '\0' ? '\n' : text[i];
+		c = text[i] == '\0' ? '?' : text[i];
 		report_put(&c, 1);
 	}
 }

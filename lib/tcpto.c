@@ -144,8 +144,7 @@ tcpto_note(const struct sockaddr *sa, int timedout, long now)
 		i = first;
 	}
 	if (i >= 0) {
-		r = buf + (i << 4);
-		memset(r, 0, 16);
+		r = buf + (i << 4);	/* bytes 5-7, 12-15 stay as they were */
 		memcpy(r, ip, 4);
 		r[4] = 1;
 		rec_setwhen(r, (unsigned long)now);

@@ -21,6 +21,10 @@
  */
 #include <sys/types.h>
 
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -155,12 +159,13 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 
 /*
  * A configured libtls client context, or NULL with the reason in err.
- * With capem (a tlshosts/<host>.pem) the server's certificate must verify
- * against it and match the host name; without, any certificate is taken
- * (opportunistic TLS) and the caller reports the peer as unverified.
+ * libtls is not asked to judge the server's certificate: with a
+ * tlshosts/<host>.pem, certid_server() does that after the handshake, so
+ * a failure can be reported in the qmail-tls patch's words; without one,
+ * TLS is opportunistic and any certificate is taken.
  */
 struct tls *
-tlsconf_client(const char *dir, const char *capem, char *err, size_t errlen)
+tlsconf_client(const char *dir, char *err, size_t errlen)
 {
 	char			 path[PATH_MAX];
 	struct tls_config	*cfg = NULL;
@@ -204,16 +209,8 @@ tlsconf_client(const char *dir, const char *capem, char *err, size_t errlen)
 		    strerror(errno));
 		goto done;
 	}
-	if (capem != NULL) {
-		if (tls_config_set_ca_file(cfg, capem) == -1) {
-			seterr(err, errlen, "unable to read CA file",
-			    tls_config_error(cfg));
-			goto done;
-		}
-	} else {
-		tls_config_insecure_noverifycert(cfg);
-		tls_config_insecure_noverifyname(cfg);
-	}
+	tls_config_insecure_noverifycert(cfg);
+	tls_config_insecure_noverifyname(cfg);
 	if ((ctx = tls_client()) == NULL) {
 		seterr(err, errlen, "unable to set up TLS", strerror(errno));
 		goto done;
@@ -233,7 +230,8 @@ tlsconf_client(const char *dir, const char *capem, char *err, size_t errlen)
 
 /*
  * The TLS policy for a mail server, by its host name as found in the MX
- * record (or smtproutes), as the qmail-tls patch keys it.  For
+ * record, the relay's name from smtproutes, or the domain itself when it
+ * has no MX: as the qmail-tls patch keys it.  For
  * TLS_VERIFY, pem gets the path of tlshosts/<host>.pem.  Host names are
  * compared in lower case, without a trailing dot.
  */
@@ -242,7 +240,12 @@ tlsconf_policy(const char *dir, const char *host, char *pem, size_t pemlen)
 {
 	char	 name[256], path[PATH_MAX];
 	size_t	 i, len = strlen(host);
+	unsigned char	 addr[16];
 
+	/* an address has no name to look up or to check: opportunistic */
+	if (host[0] == '[' || inet_pton(AF_INET, host, addr) == 1 ||
+	    inet_pton(AF_INET6, host, addr) == 1)
+		return TLS_MAY;
 	if (len > 0 && host[len - 1] == '.')
 		len--;
 	if (len == 0 || len >= sizeof(name) || host[0] == '.')

@@ -17,7 +17,7 @@ enum tlsconf_policy {
 };
 
 int		 tlsconf_policy(const char *, const char *, char *, size_t);
-struct tls	*tlsconf_client(const char *, const char *, char *, size_t);
+struct tls	*tlsconf_client(const char *, char *, size_t);
 int		 tlsconf_ciphers(const char *, const char *, const char *,
 		    char **);
 

@@ -93,6 +93,11 @@ def main():
                 detail = str(e) if isinstance(e, lib.Fail) else \
                     traceback.format_exc()
                 print("not ok - %s: %s" % (name, detail))
+    try:
+        import peers
+        peers.stop_names()
+    except ImportError:
+        pass
     lib.cleanup()
     if verbose:
         print("time: %.0f s" % (time.time() - t0))

@@ -1,0 +1,576 @@
+"""End-to-end tests of starttls-remote, run as qmail-rspawn runs it,
+against aiosmtpd, scripted servers, starttls-smtpd itself, and dnsmasq.
+"""
+import hashlib
+import os
+import re
+import socket
+import ssl
+import time
+
+from lib import (Client, Server, cert, expect, expect_eq, expect_in,
+                 expect_not_in, wait_for)
+from peers import (Aiosmtpd, Dnsmasq, QmailHome, Scripted, names, ordinary,
+                   remote)
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+MSG = b"Subject: test\n\nhello\n.dot line\n"
+
+
+def routed(port, host="127.0.0.1", **kw):
+    return QmailHome(routes=["example.org:%s:%d" % (host, port)], **kw)
+
+
+def tlshost(home, name, pem="ca.pem"):
+    home.put("tlshosts/%s.pem" % name, open(cert(pem)).read())
+
+
+def by_name(port, pem="ca.pem", **kw):
+    """Routed to the name "localhost" (the test server certificate's), with
+    tlshosts/localhost.pem: TLS required and verified."""
+    home = routed(port, host="localhost", **kw)
+    if pem:
+        tlshost(home, "localhost", pem)
+    return home
+
+
+def sends(r, letter, what):
+    expect(r.complete and r.status == 0, "%s: incomplete report %r" %
+           (what, r))
+    expect(r.final.startswith(letter), "%s: %r" % (what, r.final))
+
+
+# ------------------------------------------------------------ interface
+
+@test
+def report_protocol_and_stock_texts():
+    rep = {"RCPT no@example.org": "550 5.1.1 no such user",
+           "RCPT later@example.org": "451 4.2.0 try later"}
+    with Aiosmtpd(tls=False, replies=rep) as peer:
+        r = remote(routed(peer.port), "example.org", "s@sender.example",
+                   ["u@example.org", "no@example.org", "later@example.org"],
+                   MSG)
+        expect_eq(r.status, 0, "exit")
+        expect_eq(r.rcpts, ["r",
+                            "h127.0.0.1 does not like recipient.\n"
+                            "Remote host said: 550 5.1.1 no such user\n",
+                            "s127.0.0.1 does not like recipient.\n"
+                            "Remote host said: 451 4.2.0 try later\n"],
+                  "recipient reports")
+        expect_eq(r.final, "K127.0.0.1 accepted message.\n"
+                  "Remote host said: 250 2.0.0 Ok: queued as 12345\n",
+                  "final report (no STARTTLS offered: no TLS line)")
+        expect_eq(len(peer.messages), 1, "delivered")
+        expect_eq(peer.messages[0][2], b"Subject: test\r\n\r\nhello\r\n"
+                  b".dot line\r\n", "message as sent (unstuffed by peer)")
+
+
+@test
+def rspawn_mapping_one_recipient():
+    """What qmail-send gets, through qmail-rspawn's mapping, for each kind
+    of answer to a single recipient (as qmail-rspawn always calls it)."""
+    cases = [({}, "K", "127.0.0.1 accepted message.\nRemote host said: 250 "),
+             ({"RCPT": "550 5.1.1 unknown"}, "D",
+              "127.0.0.1 does not like recipient.\nRemote host said: 550 "
+              "5.1.1 unknown\nGiving up on 127.0.0.1.\n"),
+             ({"RCPT": "450 4.2.1 mailbox busy"}, "Z",
+              "127.0.0.1 does not like recipient.\nRemote host said: 450 "
+              "4.2.1 mailbox busy\nGiving up on 127.0.0.1.\n"),
+             ({"MESSAGE": "451 4.7.1 later"}, "Z",
+              "127.0.0.1 failed after I sent the message.\n")]
+    for replies, letter, text in cases:
+        with Aiosmtpd(tls=False, replies=replies) as peer:
+            r = remote(routed(peer.port), "example.org", "s@x",
+                       ["u@example.org"], MSG)
+            got = r.rspawn()
+            expect_eq(got[0], letter, repr(replies))
+            expect(got[1].startswith(text), "%r: %r" % (replies, got[1]))
+
+
+@test
+def usage_and_control_errors():
+    home = QmailHome()
+    r = remote(home, "example.org", "s@x", [], MSG)
+    expect_eq(r.final, "DI (qmail-remote) was invoked improperly. (#5.3.5)\n",
+              "usage")
+    r = remote(home, "example.org", "s@x", ["u@example.org"], MSG,
+               env={"STARTTLS_QMAILHOME": "/nonexistent"})
+    expect_eq(r.final, "ZUnable to switch to home directory. (#4.3.0)\n",
+              "chdir")
+    home.put("me", None)
+    r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+    expect_eq(r.final, "ZUnable to read control files. (#4.3.0)\n",
+              "no me, no helohost")
+    for r in (r,):
+        expect_eq(r.status, 0, "exit 0 after a report")
+
+
+@test
+def stages_refused_stock_texts():
+    cases = [
+        ({"EHLO": "554 go away", }, None),
+        ({"MAIL": "553 5.7.1 sender refused"},
+         "DConnected to 127.0.0.1 but sender was rejected.\n"
+         "Remote host said: 553 5.7.1 sender refused\n"),
+        ({"MAIL": "451 4.3.0 later"},
+         "ZConnected to 127.0.0.1 but sender was rejected.\n"
+         "Remote host said: 451 4.3.0 later\n"),
+        ({"RCPT": "550 nobody"},
+         "DGiving up on 127.0.0.1.\n"),
+        ({"DATA": "554 5.5.1 no data"},
+         "D127.0.0.1 failed on DATA command.\n"
+         "Remote host said: 554 5.5.1 no data\n"),
+        ({"DATA": "452 4.3.1 full"},
+         "Z127.0.0.1 failed on DATA command.\n"
+         "Remote host said: 452 4.3.1 full\n"),
+        ({"MESSAGE": "554 5.7.1 spam"},
+         "D127.0.0.1 failed after I sent the message.\n"
+         "Remote host said: 554 5.7.1 spam\n"),
+        ({"MESSAGE": "451 4.7.1 greylisted"},
+         "Z127.0.0.1 failed after I sent the message.\n"
+         "Remote host said: 451 4.7.1 greylisted\n"),
+    ]
+    for replies, want in cases:
+        with Aiosmtpd(tls=False, replies=replies) as peer:
+            r = remote(routed(peer.port), "example.org", "s@x",
+                       ["u@example.org"], MSG)
+            if want is None:
+                # EHLO refused: HELO next, and the message goes through
+                expect(r.final.startswith("K127.0.0.1 accepted"),
+                       "HELO after refused EHLO: %r" % r)
+                continue
+            expect_eq(r.final, want, repr(replies))
+
+
+@test
+def greeting_and_helo_failures():
+    def refuse_greeting(c):
+        c.send(b"421 4.3.2 not now\r\n")
+        c.line()
+
+    def refuse_names(c):
+        c.send(b"220 x ESMTP\r\n")
+        c.expect(b"EHLO")
+        c.send(b"500 no\r\n")
+        c.expect(b"HELO")
+        c.send(b"501 5.5.4 bad name\r\n")
+        c.line()
+    for fn, want in ((refuse_greeting,
+                      "ZConnected to 127.0.0.1 but greeting failed.\n"
+                      "Remote host said: 421 4.3.2 not now\n"),
+                     (refuse_names,
+                      "ZConnected to 127.0.0.1 but my name was rejected.\n"
+                      "Remote host said: 501 5.5.4 bad name\n")):
+        with Scripted(fn) as peer:
+            r = remote(routed(peer.port), "example.org", "s@x",
+                       ["u@example.org"], MSG)
+            expect_eq(r.final, want, fn.__name__)
+
+
+@test
+def connection_died_possible_duplicate():
+    def die_after_dot(c):
+        c.send(b"220 x ESMTP\r\n")
+        for verb in (b"EHLO", b"MAIL", b"RCPT"):
+            c.expect(verb)
+            c.send(b"250 ok\r\n")
+        c.expect(b"DATA")
+        c.send(b"354 go\r\n")
+        c.data()
+        c.s.close()
+
+    def die_at_rcpt(c):
+        c.send(b"220 x ESMTP\r\n")
+        for verb in (b"EHLO", b"MAIL"):
+            c.expect(verb)
+            c.send(b"250 ok\r\n")
+        c.expect(b"RCPT")
+        c.s.close()
+    for fn, want in ((die_after_dot, "ZConnected to 127.0.0.1 but connection "
+                      "died. Possible duplicate! (#4.4.2)\n"),
+                     (die_at_rcpt, "ZConnected to 127.0.0.1 but connection "
+                      "died. (#4.4.2)\n")):
+        with Scripted(fn) as peer:
+            r = remote(routed(peer.port), "example.org", "s@x",
+                       ["u@example.org"], MSG)
+            expect_eq(r.final, want, fn.__name__)
+
+
+@test
+def partial_final_line_bounces_and_sends_no_dot():
+    with Aiosmtpd(tls=False) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x",
+                   ["u@example.org"], b"Subject: x\n\nno newline at end")
+        expect_eq(r.final, "DSMTP cannot transfer messages with partial "
+                  "final lines. (#5.6.2)\n", "report")
+        time.sleep(0.3)
+        expect_eq(peer.messages, [], "nothing delivered")
+
+
+@test
+def no_server_and_tcpto():
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    p = port.getsockname()[1]
+    port.close()
+    home = routed(p)
+    r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+    expect_eq(r.final, "ZSorry, I wasn't able to establish an SMTP "
+              "connection. (#4.4.1)\n", "refused connection")
+    # a host that timed out twice, just now, is skipped without a try
+    with Aiosmtpd(tls=False) as peer:
+        home = routed(peer.port)
+        now = int(time.time())
+        rec = bytes([127, 0, 0, 1, 2, 0, 0, 0]) + now.to_bytes(4, "little") + \
+            b"\0" * 4
+        home.set_tcpto(rec)
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+        expect_eq(r.final, "ZSorry, I wasn't able to establish an SMTP "
+                  "connection. (#4.4.1)\n", "skipped by tcpto")
+        expect_eq(peer.messages, [], "no connection made")
+        # an old record is tried, and the success clears its count
+        old = (now - 10000).to_bytes(4, "little")
+        home.set_tcpto(rec[:8] + old + b"\0" * 4)
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+        sends(r, "K", "old tcpto record")
+        expect_eq(home.tcpto()[4], 0, "count cleared after success")
+        expect_eq(len(home.tcpto()), 1024, "file keeps its size")
+
+
+@test
+def nothing_on_fd2():
+    """A failure deep inside TLS still produces only the report."""
+    with Aiosmtpd(tls=True, verify_client=ssl.CERT_REQUIRED) as peer:
+        home = routed(peer.port)
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+        expect(r.complete, "report complete: %r" % r)
+        for part in r.parts:
+            expect(re.match(r"^[rhsKZD]", part), "stray output %r" % part)
+
+
+# ------------------------------------------------------------- TLS policy
+
+@test
+def may_uses_starttls_when_offered():
+    with Aiosmtpd(tls=True) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        sends(r, "K", "delivery")
+        expect(re.search(r"\nTLS TLSv1\.[23] with \S+, server certificate "
+                         r"not verified\.\n$", r.final), "TLS line: %r" %
+               r.final)
+        expect(peer.messages[0][3] is not None, "peer saw TLS")
+
+
+@test
+def client_certificate_presented():
+    with Aiosmtpd(tls=True, verify_client=ssl.CERT_OPTIONAL) as peer:
+        home = routed(peer.port, control={
+            "clientcert.pem": open(cert("client-combined.pem")).read()})
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+        sends(r, "K", "delivery")
+        peer_cert = peer.messages[0][3]["peer"]
+        expect(peer_cert is not None, "no client certificate seen")
+        subject = dict(x[0] for x in peer_cert["subject"])
+        expect_eq(subject.get("emailAddress"), "good@example.com", "subject")
+
+
+@test
+def may_starttls_refused_goes_plain():
+    with Aiosmtpd(tls=True, replies={"STARTTLS": "454 4.7.0 not now"}) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        sends(r, "K", "delivery")
+        expect_in("No TLS: STARTTLS was refused with 454.", r.final, "note")
+        expect(peer.messages[0][3] is None, "plaintext")
+
+
+@test
+def may_handshake_failure_retries_plain_once():
+    # the server demands a client certificate we do not have
+    with Aiosmtpd(tls=True, verify_client=ssl.CERT_REQUIRED) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        sends(r, "K", "delivery")
+        expect_in("TLS handshake failed (", r.final, "report says so")
+        expect_in("delivered without TLS.", r.final, "report says so")
+        expect_eq(len(peer.messages), 1, "exactly one message")
+        expect(peer.messages[0][3] is None, "plaintext")
+
+
+@test
+def verify_right_certificate():
+    with Aiosmtpd(tls=True) as peer:
+        r = remote(by_name(peer.port), "example.org", "s@x",
+                   ["u@example.org"], MSG, env=names())
+        sends(r, "K", "delivery")
+        expect_in("server certificate verified.", r.final, "verified")
+        # an address has no name: never a policy, only opportunistic TLS
+        home = routed(peer.port)
+        tlshost(home, "127.0.0.1", "other-ca.pem")
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+        expect_in("server certificate not verified.", r.final, "by address")
+
+
+@test
+def verify_failures_defer_never_plaintext():
+    pem = "control/tlshosts/localhost.pem"
+    cases = [
+        ("wrong CA", {}, "other-ca.pem",
+         "ZTLS unable to verify server with %s: unable to get local issuer "
+         "certificate; connected to 127.0.0.1.\n" % pem),
+        ("wrong name", {"certname": "wrongname"}, "ca.pem",
+         "ZTLS unable to verify server localhost: certificate contains no "
+         "matching dNSNnames; connected to 127.0.0.1.\n"),
+        ("self-signed", {"certname": "selfsigned-server"}, "ca.pem",
+         "ZTLS unable to verify server with %s: self-signed certificate; "
+         "connected to 127.0.0.1.\n" % pem),
+        ("no STARTTLS", {"tls": False}, "ca.pem",
+         "ZNo TLS achieved while %s exists; connecting to 127.0.0.1.\n" %
+         pem),
+        ("454", {"replies": {"STARTTLS": "454 4.7.0 no"}}, "ca.pem",
+         "ZSTARTTLS rejected while %s exists; connecting to 127.0.0.1.\n"
+         "Remote host said: 454 4.7.0 no\n" % pem),
+        ("client cert demanded", {"verify_client": ssl.CERT_REQUIRED},
+         "ca.pem", "ZTLS connect failed: "),
+    ]
+    for name, kw, capem, want in cases:
+        with Aiosmtpd(**kw) as peer:
+            r = remote(by_name(peer.port, capem), "example.org", "s@x",
+                       ["u@example.org"], MSG, env=names())
+            sends(r, "Z", name)
+            expect(r.final.startswith(want), "%s: %r" % (name, r.final))
+            time.sleep(0.2)
+            expect_eq(peer.messages, [], name + ": delivered anyway")
+            expect_not_in("MAIL", peer.handler.commands, name + ": MAIL sent")
+
+
+@test
+def stripping_defers():
+    """A pem exists, and the server stops offering STARTTLS."""
+    with Scripted(lambda c: ordinary(c, ehlo_tls=False)) as peer:
+        r = remote(by_name(peer.port), "example.org", "s@x",
+                   ["u@example.org"], MSG, env=names())
+        expect_eq(r.final, "ZNo TLS achieved while control/tlshosts/"
+                  "localhost.pem exists; connecting to 127.0.0.1.\n",
+                  "report")
+        seen = b"".join(b"".join(l) for l in peer.seen)
+        expect_not_in(b"MAIL", seen, "plaintext MAIL sent")
+
+
+@test
+def notlshosts_and_exhaustivelist():
+    with Aiosmtpd(tls=True) as peer:
+        home = by_name(peer.port, pem=None)
+        home.put("notlshosts/localhost", "")
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG,
+                   env=names())
+        sends(r, "K", "notlshosts")
+        expect(peer.messages[-1][3] is None, "notlshosts: no TLS")
+        home.put("notlshosts/localhost", None)
+        home.put("tlshosts/exhaustivelist", "")
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG,
+                   env=names())
+        expect(peer.messages[-1][3] is None, "exhaustivelist: no TLS")
+        tlshost(home, "localhost")
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG,
+                   env=names())
+        expect(peer.messages[-1][3] is not None, "listed in exhaustivelist")
+        expect_in("verified.", r.final, "verified")
+
+
+@test
+def client_ciphers():
+    with Aiosmtpd(tls=True) as peer:
+        home = routed(peer.port, control={
+            "tlsclientciphers": "ECDHE-RSA-AES128-GCM-SHA256\n"})
+        # a TLS 1.2-only server shows the list is used
+        peer.ctl._tls.maximum_version = ssl.TLSVersion.TLSv1_2
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+        expect_in("TLS TLSv1.2 with ECDHE-RSA-AES128-GCM-SHA256,", r.final,
+                  "cipher")
+
+
+@test
+def injected_replies_after_220_discarded():
+    def inject(c):
+        ordinary(c, after_starttls=b"220 go ahead\r\n250-evil\r\n"
+                 b"250 injected\r\n")
+    with Scripted(inject) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        expect_eq(r.rcpts, ["r"], "recipient")
+        expect(r.final.startswith("K127.0.0.1 accepted message.\n"
+                                  "Remote host said: 250 accepted\n"),
+               "replies stayed in step: %r" % r.final)
+        expect_in("TLS TLSv1.3", r.final, "over TLS")
+
+
+@test
+def endless_reply_lines():
+    def huge(c):
+        c.send(b"220 " + b"g" * 200000 + b"\r\n")
+        c.expect(b"EHLO")
+        c.send(b"250-" + b"x" * 300000 + b"\r\n250 8BITMIME\r\n")
+        c.expect(b"MAIL")
+        c.send(b"250 ok\r\n")
+        c.expect(b"RCPT")
+        c.send(b"550 " + b"n" * 100000 + b"\r\n")
+        c.line()
+    with Scripted(huge) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        expect(r.rcpts[0].startswith("h127.0.0.1 does not like recipient."
+                                     "\nRemote host said: 550 nnn"),
+               "refused: %r" % r.rcpts[0][:80])
+        expect(len(r.rcpts[0]) < 5100, "reply text capped")
+        expect_eq(r.final, "DGiving up on 127.0.0.1.\n", "final")
+
+
+# -------------------------------------------------------- both halves
+
+@test
+def both_halves_relay_by_certificate_20mb():
+    """starttls-remote -> tcpserver -> starttls-smtpd -> qmail-smtpd, 20 MB
+    of 8-bit lines, relaying granted by the client certificate."""
+    lines = []
+    size = 0
+    while size < 20 * 1000 * 1000:
+        n = 1 + (size * 7919) % 990
+        line = os.urandom(n).translate(bytes.maketrans(b"\r\n", b"ab"))
+        lines.append(line)
+        size += n + 1
+    body = b"\n".join(lines) + b"\n"
+    with Server() as srv:
+        home = by_name(srv.port, control={
+            "clientcert.pem": open(cert("client-combined.pem")).read()})
+        r = remote(home, "example.org", "s@sender.example",
+                   ["far@foreign.net"], body, timeout=120, env=names())
+        sends(r, "K", "delivery")
+        expect_in("server certificate verified.", r.final, "verified")
+        msgs = srv.messages()
+        expect_eq(msgs[0][1], ["far@foreign.net"], "relayed")
+        got = msgs[0][2].split(b"\n", 2)[2]
+        expect_eq(hashlib.sha256(got).hexdigest(),
+                  hashlib.sha256(body).hexdigest(), "20 MB byte-identical")
+        expect_in("relay granted to good@example.com", srv.ourlog(), "log")
+
+
+# ----------------------------------------------------------------- DNS
+
+def need_root():
+    return os.geteuid() != 0
+
+
+@test
+def mx_order_fallback_and_failures():
+    """MX tests need servers on port 25 of 127.0.0.x: root only."""
+    if need_root():
+        return "skip"
+    dns = ["--mx-host=pref.test,mx1.pref.test,10",
+           "--mx-host=pref.test,mx2.pref.test,20",
+           "--host-record=mx1.pref.test,127.0.0.2",
+           "--host-record=mx2.pref.test,127.0.0.3",
+           "--mx-host=dead.test,down.dead.test,5",
+           "--mx-host=dead.test,up.dead.test,10",
+           "--host-record=down.dead.test,127.0.0.9",
+           "--host-record=up.dead.test,127.0.0.3",
+           "--host-record=aonly.test,127.0.0.2",
+           "--mx-host=self.test,mx.self.test,10",
+           "--host-record=mx.self.test,127.0.0.1",
+           "--address=/nx.test/",
+           "--server=/sf.test/127.0.0.1#9"]
+    with Dnsmasq(dns) as d, Aiosmtpd(tls=False, host="127.0.0.2",
+                                     port=25) as a2, \
+            Aiosmtpd(tls=True, host="127.0.0.3", port=25) as a3:
+        home = QmailHome()
+        r = remote(home, "pref.test", "s@x", ["u@pref.test"], MSG, env=d.env)
+        sends(r, "K", "preference")
+        expect(r.final.startswith("K127.0.0.2 accepted"), "best MX first")
+        r = remote(home, "dead.test", "s@x", ["u@dead.test"], MSG, env=d.env)
+        expect(r.final.startswith("K127.0.0.3 accepted"), "dead MX skipped: "
+               "%r" % r.final)
+        expect_in("TLS TLSv1.3", r.final, "STARTTLS with the MX")
+        r = remote(home, "aonly.test", "s@x", ["u@aonly.test"], MSG, env=d.env)
+        expect(r.final.startswith("K127.0.0.2 accepted"), "A fallback")
+        r = remote(home, "self.test", "s@x", ["u@self.test"], MSG, env=d.env)
+        expect(r.final.startswith("DSorry. Although I'm listed as a best-"
+                                  "preference MX or A for that host,\n"),
+               "loop: %r" % r.final)
+        expect_in("(#5.4.6)", r.final, "loop")
+        r = remote(home, "[127.0.0.1]", "s@x", ["u@[127.0.0.1]"], MSG,
+                   env=d.env)
+        expect_in("(#5.4.6)", r.final, "literal to ourselves")
+        r = remote(home, "nx.test", "s@x", ["u@nx.test"], MSG, env=d.env)
+        expect_eq(r.final, "DSorry, I couldn't find any host named nx.test. "
+                  "(#5.1.2)\n", "NXDOMAIN")
+        r = remote(home, "sf.test", "s@x", ["u@sf.test"], MSG, env=d.env)
+        expect_eq(r.final, "ZSorry, I couldn't find any host by that name. "
+                  "(#4.1.2)\n", "SERVFAIL")
+        expect_eq(len(a2.messages), 2, "messages at mx1")
+        expect_eq(len(a3.messages), 1, "messages at up.dead.test")
+
+
+@test
+def mx_equal_preferences_shuffled():
+    if need_root():
+        return "skip"
+    dns = ["--mx-host=eq.test,a.eq.test,10", "--mx-host=eq.test,b.eq.test,10",
+           "--host-record=a.eq.test,127.0.0.4",
+           "--host-record=b.eq.test,127.0.0.5"]
+    with Dnsmasq(dns) as d, Aiosmtpd(tls=False, host="127.0.0.4",
+                                     port=25) as a, \
+            Aiosmtpd(tls=False, host="127.0.0.5", port=25) as b:
+        home = QmailHome()
+        for i in range(16):
+            r = remote(home, "eq.test", "s@x", ["u@eq.test"], MSG, env=d.env)
+            sends(r, "K", "run %d" % i)
+            time.sleep(0.05)
+        expect(len(a.messages) > 0 and len(b.messages) > 0,
+               "both MXes used: %d/%d" % (len(a.messages), len(b.messages)))
+        expect_eq(len(a.messages) + len(b.messages), 16, "all delivered")
+
+
+@test
+def mx_name_keys_tls_policy():
+    """tlshosts/<MX name>.pem: the name checked is the MX host's."""
+    if need_root():
+        return "skip"
+    dns = ["--mx-host=pol.test,localhost.pol.test,10",
+           "--host-record=localhost.pol.test,127.0.0.6"]
+    with Dnsmasq(dns) as d, Aiosmtpd(tls=True, host="127.0.0.6",
+                                     port=25) as a:
+        home = QmailHome()
+        tlshost(home, "localhost.pol.test")
+        r = remote(home, "pol.test", "s@x", ["u@pol.test"], MSG, env=d.env)
+        # the certificate says localhost, not localhost.pol.test
+        sends(r, "Z", "name mismatch")
+        expect_eq(r.final, "ZTLS unable to verify server localhost.pol.test"
+                  ": certificate contains no matching dNSNnames; connected "
+                  "to 127.0.0.6.\n", "reason")
+        expect_eq(a.messages, [], "nothing delivered")
+        home.put("tlshosts/localhost.pol.test.pem", None)
+        r = remote(home, "pol.test", "s@x", ["u@pol.test"], MSG, env=d.env)
+        sends(r, "K", "opportunistic to the same host")
+
+
+@test
+def ipv6_relay():
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+    except OSError:
+        return "skip"
+    with Aiosmtpd(tls=True, host="::1") as peer:
+        home = QmailHome(routes=["example.org:[IPv6:::1]:%d" % peer.port])
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+        sends(r, "K", "IPv6")
+        expect(r.final.startswith("K::1 accepted message."), r.final)
