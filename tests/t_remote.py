@@ -485,6 +485,8 @@ def mx_order_fallback_and_failures():
            "--host-record=aonly.test,127.0.0.2",
            "--mx-host=self.test,mx.self.test,10",
            "--host-record=mx.self.test,127.0.0.1",
+           "--mx-host=v6.test,mx.v6.test,10",
+           "--host-record=mx.v6.test,::1",
            "--address=/nx.test/",
            "--server=/sf.test/127.0.0.1#9"]
     with Dnsmasq(dns) as d, Aiosmtpd(tls=False, host="127.0.0.2",
@@ -508,6 +510,9 @@ def mx_order_fallback_and_failures():
         r = remote(home, "[127.0.0.1]", "s@x", ["u@[127.0.0.1]"], MSG,
                    env=d.env)
         expect_in("(#5.4.6)", r.final, "literal to ourselves")
+        # AAAA records are used: an IPv6-only MX at ::1 is this machine
+        r = remote(home, "v6.test", "s@x", ["u@v6.test"], MSG, env=d.env)
+        expect_in("(#5.4.6)", r.final, "AAAA-only MX on ::1")
         r = remote(home, "nx.test", "s@x", ["u@nx.test"], MSG, env=d.env)
         expect_eq(r.final, "DSorry, I couldn't find any host named nx.test. "
                   "(#5.1.2)\n", "NXDOMAIN")
