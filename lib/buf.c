@@ -103,3 +103,13 @@ buf_full(const struct buf *b)
 {
 	return b->len == b->size;
 }
+
+/* Exchange two buffers' contents without copying a byte. */
+void
+buf_swap(struct buf *a, struct buf *b)
+{
+	struct buf	 t = *a;
+
+	*a = *b;
+	*b = t;
+}

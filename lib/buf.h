@@ -25,5 +25,6 @@ int	 buf_puts(struct buf *, const char *);
 size_t	 buf_move(struct buf *, struct buf *, size_t);
 void	 buf_drop(struct buf *, size_t);
 int	 buf_full(const struct buf *);
+void	 buf_swap(struct buf *, struct buf *);
 
 #endif

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -14,6 +15,10 @@
 
 #include "child.h"
 #include "io.h"
+
+#if defined(__linux__) && !defined(F_SETPIPE_SZ)
+#define F_SETPIPE_SZ	1031	/* fcntl.h hides it without _GNU_SOURCE */
+#endif
 
 int
 env_init(struct env *e, char **from)
@@ -144,6 +149,10 @@ child_start(struct child *c, char **argv, struct env *e)
 	close(out[1]);
 	c->in = in[1];
 	c->out = out[0];
+#ifdef F_SETPIPE_SZ
+	/* a message streams in large gulps, not a wake-up per 4 KiB */
+	(void)fcntl(c->in, F_SETPIPE_SZ, 1024 * 1024);
+#endif
 	io_nonblock(c->in);
 	io_nonblock(c->out);
 	return 0;

@@ -23,6 +23,7 @@ struct conn {
 	short		 rwaitev;
 	int		 wwaitfd;	/* likewise for a write */
 	short		 wwaitev;
+	size_t		 coff, clen;	/* ciphertext read ahead, for libtls */
 };
 
 void	conn_init(struct conn *, int, int);

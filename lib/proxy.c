@@ -167,7 +167,10 @@ client_body(struct proxy *p, struct buf *in, struct buf *out)
 	if (n == 0)
 		return;
 	n = smtp_body_scan(&p->body, buf_data(in), n, &end);
-	buf_move(out, in, n);
+	if (n == in->len && out->len == 0 && in->size == out->size)
+		buf_swap(in, out);	/* all of it is message: no copy */
+	else
+		buf_move(out, in, n);
 	if (end == SMTP_BODY_MORE)
 		return;
 	tag_push(p, TAG_OTHER);		/* the reply to the message */

@@ -24,10 +24,16 @@
 #include "proxy.h"
 #include "relay.h"
 
-#define RELAY_BUFSIZE	65536
+/*
+ * Client to server carries messages, so it gets room for several TLS
+ * records per system call; replies are small.  Pages never touched cost
+ * a session nothing.
+ */
+#define RELAY_UPSIZE	(256 * 1024)
+#define RELAY_DOWNSIZE	(64 * 1024)
 
-static char	clin_mem[RELAY_BUFSIZE], tochild_mem[RELAY_BUFSIZE];
-static char	chout_mem[RELAY_BUFSIZE], toclient_mem[RELAY_BUFSIZE];
+static char	clin_mem[RELAY_UPSIZE], tochild_mem[RELAY_UPSIZE];
+static char	chout_mem[RELAY_DOWNSIZE], toclient_mem[RELAY_DOWNSIZE];
 
 struct xfer {
 	int	 ready;
@@ -82,13 +88,18 @@ relay_run(struct conn *cl, struct child *ch, struct proxy *px, int idle_ms)
 	for (;;) {
 		moved = 0;
 
-		/* client -> clin */
-		if (clr.ready && !clientgone && proxy_reading(px) &&
+		/*
+		 * client -> clin, until it is full or the client has no more
+		 * for now: a TLS record is 16 KiB, and one write to the
+		 * server per record would cost a system call each.
+		 */
+		while (clr.ready && !clientgone && proxy_reading(px) &&
 		    buf_room(&clin) > 0) {
 			r = conn_read(cl, buf_tail(&clin), buf_room(&clin));
 			if (r > 0) {
 				buf_added(&clin, r);
 				moved = 1;
+				continue;
 			} else if (r == CONN_AGAIN)
 				clr.ready = 0;
 			else {
@@ -98,6 +109,7 @@ relay_run(struct conn *cl, struct child *ch, struct proxy *px, int idle_ms)
 				px->clienteof = 1;
 				moved = 1;
 			}
+			break;
 		}
 		proxy_client(px, &clin, &tochild, &toclient);
 		if (px->clienteof && px->state != PROXY_BODY &&

@@ -94,11 +94,33 @@ smtp_body_init(struct smtp_body *b)
 size_t
 smtp_body_scan(struct smtp_body *b, const char *p, size_t len, int *end)
 {
-	size_t	 i;
-	int	 c, s = b->state;
+	const char	*nl;
+	size_t		 i, n;
+	int		 c, s = b->state;
 
 	*end = SMTP_BODY_MORE;
 	for (i = 0; i < len; i++) {
+		if (s == 0) {
+			/*
+			 * Inside a line only the next '\n' can matter: a CR
+			 * right before it makes it a line end (state 1),
+			 * anything else a bare LF.  memchr finds it fast.
+			 */
+			nl = memchr(p + i, '\n', len - i);
+			if (nl == NULL) {
+				s = p[len - 1] == '\r' ? 4 : 0;
+				break;
+			}
+			n = (size_t)(nl - p);
+			if (n > i && p[n - 1] == '\r') {
+				s = 1;
+				i = n;
+				continue;
+			}
+			b->state = 0;
+			*end = SMTP_BODY_STRAY;
+			return n + 1;
+		}
 		c = (unsigned char)p[i];
 		switch (s) {
 		case 0:

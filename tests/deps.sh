@@ -2,18 +2,21 @@
 # Make sure the Debian packages a target needs are installed: as root,
 # install what is missing; otherwise print the exact apt-get line and fail.
 #
-#	sh tests/deps.sh build|demo|check|all
+#	sh tests/deps.sh build|demo|check|bench|all
 set -eu
 
 build="gcc make pkg-config libtls-dev libssl-dev"
 demo="$build ucspi-tcp swaks openssl python3"
 check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base"
+bench="$demo python3 tlswrapper"
 
 case "${1:-all}" in
 build)	want=$build ;;
 demo)	want=$demo ;;
-check|all) want=$check ;;
-*)	echo "usage: sh tests/deps.sh build|demo|check|all" >&2; exit 100 ;;
+check) want=$check ;;
+bench)	want=$bench ;;
+all)	want="$check tlswrapper" ;;
+*)	echo "usage: sh tests/deps.sh build|demo|check|bench|all" >&2; exit 100 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -1,0 +1,299 @@
+#!/usr/bin/python3
+"""make bench: starttls-smtpd against no TLS and tlswrapper-smtp, side by side.
+
+Every front runs under a real tcpserver on 127.0.0.1 with the same backend
+and certificate, and is driven by build/loadgen (C, OpenSSL).  For each:
+
+  sessions   N sessions at concurrency C: STARTTLS, EHLO, MAIL, RCPT,
+             DATA of S bytes, QUIT, behind the qmail-smtpd stand-in;
+             sessions/s and p50/p99 latency from a plain run, front CPU and
+             peak RSS per session from a second run under build/measure
+  throughput one 20 MB message, behind the stand-in and behind nullsmtpd
+
+Every message is checked on arrival (count and checksum), so a fast figure
+cannot hide lost mail.  The table is printed as Markdown, with the ratios
+against the targets of the benchmark issue.
+
+  tests/bench.py [-n sessions] [-c concurrency] [-s bytes] [-m megabytes]
+"""
+import argparse
+import glob
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lib  # noqa: E402
+
+B = lib.BUILD
+M = os.path.join(B, "measure")
+LOADGEN = os.path.join(B, "loadgen")
+NULL = os.path.join(B, "nullsmtpd")
+CIPHER12 = "ECDHE-RSA-AES128-GCM-SHA256"
+
+
+def sh(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, **kw)
+
+
+def machine():
+    """The machine's limits: AES-128-GCM, RSA-2048 signing, fork+exec."""
+    out = {}
+    p = sh(["openssl", "speed", "-seconds", "1", "-evp", "aes-128-gcm"])
+    m = re.search(r"^AES-128-GCM\s+(.*)$", p.stdout, re.M)
+    if m:
+        out["aes"] = float(m.group(1).split()[-1].rstrip("k")) * 1000 / 1e9
+    p = sh(["openssl", "speed", "-seconds", "1", "rsa2048"])
+    m = re.search(r"^rsa\s+2048 bits\s+\S+s\s+\S+s\s+(\S+)", p.stdout, re.M)
+    if m:
+        out["rsa"] = float(m.group(1))
+    n = 300
+    t = time.time()
+    subprocess.run(["sh", "-c", "i=0; while [ $i -lt %d ]; do /bin/true; "
+                    "i=$((i+1)); done" % n])
+    out["forkexec"] = (time.time() - t) / n * 1000
+    return out
+
+
+class Tcpserver:
+    def __init__(self, chain, env):
+        self.port = lib.free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-tcpserver.",
+                                               delete=False)
+        self.proc = subprocess.Popen(
+            ["tcpserver", "-c", "200", "-R", "-H", "-l", "localhost",
+             "127.0.0.1", str(self.port)] + chain, env=env,
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        if not lib.wait_for(self._up, 5):
+            raise RuntimeError("tcpserver did not start")
+
+    def _up(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        time.sleep(0.3)
+        self.proc.terminate()
+        self.proc.wait(10)
+        os.unlink(self.log.name)
+
+
+def loadgen(port, tls, version, n, c, size):
+    argv = [LOADGEN, "-n", str(n), "-c", str(c), "-s", str(size)]
+    if tls:
+        argv += ["-T", "-v", version]
+        if version == "1.2":
+            argv += ["-C", CIPHER12]
+    p = sh(argv + ["127.0.0.1", str(port)], timeout=600)
+    d = dict(kv.split("=") for kv in p.stdout.split())
+    if p.returncode != 0 or int(d["failed"]) != 0:
+        raise RuntimeError("loadgen: %s %s" % (p.stdout, p.stderr))
+    return d
+
+
+class Run:
+    """One front with one backend, in a fresh directory."""
+
+    def __init__(self, work, front, backend):
+        self.dir = tempfile.mkdtemp(dir=work)
+        self.front, self.backend = front, backend
+        self.rec = os.path.join(self.dir, "rec")
+        os.mkdir(self.rec)
+        self.nulllog = os.path.join(self.dir, "null.log")
+        self.mlog = os.path.join(self.dir, "measure.log")
+        self.env = dict(os.environ, STANDIN_HOME=work, STANDIN_RECORD=self.rec,
+                        STARTTLS_CONTROLDIR=os.path.join(work, "control"),
+                        NULLSMTPD_LOG=self.nulllog)
+
+    def chain(self, measured):
+        back = [lib.STANDIN] if self.backend == "standin" else [NULL]
+        if measured:
+            back = [M, self.mlog, "B"] + back
+        ch = self.front["chain"](back)
+        return ([M, self.mlog, "F"] + ch) if measured else ch
+
+    def go(self, n, c, size, measured=False):
+        srv = Tcpserver(self.chain(measured), self.env)
+        try:
+            r = loadgen(srv.port, self.front["tls"], self.front["v"], n, c,
+                        size)
+        finally:
+            srv.stop()
+        self.check(n, size, r["checksum"])
+        return r
+
+    def check(self, n, size, checksum):
+        """Every message arrived, whole."""
+        if self.backend == "null":
+            lines = open(self.nulllog).read().split("\n")[:-1]
+            want = "%d %s" % (size, checksum)
+            bad = [l for l in lines if l != want]
+            if len(lines) != n or bad:
+                raise RuntimeError("%d of %d messages, %d damaged" %
+                                   (len(lines), n, len(bad)))
+            os.unlink(self.nulllog)
+            return
+        msgs = glob.glob(os.path.join(self.rec, "*.msg"))
+        if len(msgs) != n:
+            raise RuntimeError("%d of %d messages arrived" % (len(msgs), n))
+        digests = set()
+        for m in msgs:
+            with open(m, "rb") as f:
+                data = f.read()
+            digests.add(hashlib.sha256(data.split(b"\n", 2)[2]).hexdigest())
+            os.unlink(m)
+        for f in glob.glob(os.path.join(self.rec, "*")):
+            os.unlink(f)
+        if len(digests) != 1:
+            raise RuntimeError("messages differ: %d digests" % len(digests))
+
+    def cost(self):
+        """Front CPU ms and peak RSS KiB per session, from measure's log."""
+        fr, back = [], {}
+        for line in open(self.mlog):
+            tag, rest = line.split(" ", 1)
+            d = {k: int(v) for k, v in (kv.split("=") for kv in rest.split())}
+            if tag == "F":
+                fr.append(d)
+            else:
+                back.setdefault(d["ppid"], []).append(d)
+        cpu, rss = [], []
+        for f in fr:
+            b = back.get(f["pid"], []) + back.get(f["self"], [])
+            used = f["user_us"] + f["sys_us"] - sum(
+                x["user_us"] + x["sys_us"] + x["self_us"] for x in b)
+            cpu.append(used / 1000)
+            rss.append(f["maxrss_kb"])
+        os.unlink(self.mlog)
+        return sum(cpu) / len(cpu), sorted(rss)[len(rss) // 2]
+
+
+def fronts(pem):
+    smtpd = os.path.join(B, "starttls-smtpd")
+    out = [{"name": "no TLS (tcpserver -> qmail-smtpd)", "key": "plain",
+            "tls": False, "v": None, "chain": lambda back: back}]
+    if shutil.which("tlswrapper"):
+        out.append({"name": "tlswrapper + tlswrapper-smtp", "key": "tlsw",
+                    "tls": True, "v": "1.2",
+                    "chain": lambda back: ["tlswrapper", "-n", "-f", pem, "-c",
+                                           "AES_128_GCM_SHA256",
+                                           "tlswrapper-smtp"] + back})
+    out.append({"name": "starttls-smtpd", "key": "ours", "tls": True,
+                "v": "1.2", "chain": lambda back: [smtpd] + back})
+    out.append({"name": "starttls-smtpd, TLS 1.3", "key": "ours13",
+                "tls": True, "v": "1.3", "chain": lambda back: [smtpd] + back})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=300)
+    ap.add_argument("-c", type=int, default=8)
+    ap.add_argument("-s", type=int, default=200)
+    ap.add_argument("-m", type=int, default=20, help="megabytes")
+    ap.add_argument("--measured", type=int, default=100,
+                    help="sessions in the CPU/RSS run")
+    a = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="starttls-bench.")
+    try:
+        return bench(work, a)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        lib.cleanup()
+
+
+def bench(work, a):
+    lib.make_certs()
+    os.makedirs(os.path.join(work, "control"))
+    for name, text in (("me", "bench.example.org\n"),
+                       ("rcpthosts", "example.org\n")):
+        with open(os.path.join(work, "control", name), "w") as f:
+            f.write(text)
+    shutil.copy(lib.cert("servercert.pem"), os.path.join(work, "control"))
+    pem = os.path.join(work, "tlswrapper.pem")
+    with open(pem, "w") as f:
+        for part in ("server.key", "server.pem", "ca.pem"):
+            f.write(open(lib.cert(part)).read())
+
+    lim = machine()
+    print("machine: %d cores; AES-128-GCM %.2f GB/s, RSA-2048 sign %.0f/s "
+          "(openssl speed, one core); fork+exec %.2f ms" %
+          (os.cpu_count(), lim.get("aes", 0), lim.get("rsa", 0),
+           lim["forkexec"]))
+    print("load: %d sessions at concurrency %d, %d-byte messages; "
+          "throughput: one %d MB message; TLS 1.2 is %s\n" %
+          (a.n, a.c, a.s, a.m, CIPHER12))
+    res = {}
+    big = a.m * 1000 * 1000
+    for fr in fronts(pem):
+        r = {}
+        run = Run(work, fr, "standin")
+        lg = run.go(a.n, a.c, a.s)
+        r["rate"], r["p50"], r["p99"] = (float(lg["rate"]),
+                                         float(lg["p50_ms"]),
+                                         float(lg["p99_ms"]))
+        run.go(a.measured, a.c, a.s, measured=True)
+        r["cpu"], r["rss"] = run.cost()
+        r["mb_standin"] = float(run.go(1, 1, big)["mbps"])
+        r["mb_null"] = float(Run(work, fr, "null").go(1, 1, big)["mbps"])
+        r["name"] = fr["name"]
+        res[fr["key"]] = r
+        print("bench: %s done" % fr["name"], file=sys.stderr)
+
+    print("| front | sessions/s | p50 ms | p99 ms | front CPU ms/session | "
+          "front peak RSS KiB | 20 MB, stand-in MB/s | 20 MB, null MB/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in res.values():
+        print("| %s | %.1f | %.0f | %.0f | %.1f | %d | %.1f | %.0f |" % (
+            r["name"], r["rate"], r["p50"], r["p99"], r["cpu"], r["rss"],
+            r["mb_standin"], r["mb_null"]))
+    print()
+    return targets(res)
+
+
+def targets(res):
+    ours, base = res["ours"], res["plain"]
+    tw = res.get("tlsw")
+    rows = []
+
+    def row(what, got, want, ok):
+        rows.append((what, got, want, ok))
+    if tw:
+        row("sessions/s vs tlswrapper", "%.2fx" % (ours["rate"] / tw["rate"]),
+            ">= 2.0x", ours["rate"] >= 2.0 * tw["rate"])
+    row("sessions/s vs no TLS", "%.2fx" % (ours["rate"] / base["rate"]),
+        ">= 0.6x", ours["rate"] >= 0.6 * base["rate"])
+    if tw:
+        row("front CPU vs tlswrapper", "%.2fx" % (ours["cpu"] / tw["cpu"]),
+            "<= 0.25x", ours["cpu"] <= 0.25 * tw["cpu"])
+        row("front peak RSS vs tlswrapper", "%.2fx" % (ours["rss"] /
+                                                      tw["rss"]),
+            "<= 1.0x", ours["rss"] <= tw["rss"])
+    row("20 MB behind stand-in vs no TLS", "%.2fx" % (
+        ours["mb_standin"] / base["mb_standin"]), ">= 0.95x",
+        ours["mb_standin"] >= 0.95 * base["mb_standin"])
+    row("20 MB behind null backend", "%.0f MB/s" % ours["mb_null"],
+        ">= 1000 MB/s", ours["mb_null"] >= 1000)
+    row("TLS 1.3 vs TLS 1.2 sessions/s", "%.2fx" % (
+        res["ours13"]["rate"] / ours["rate"]), "within 10%",
+        abs(res["ours13"]["rate"] / ours["rate"] - 1) <= 0.10)
+    print("| target | measured | wanted | met |")
+    print("|---|---|---|---|")
+    for what, got, want, ok in rows:
+        print("| %s | %s | %s | %s |" % (what, got, want, "yes" if ok else
+                                         "**no**"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

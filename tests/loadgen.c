@@ -1,0 +1,304 @@
+/*
+ * loadgen: SMTP sessions as fast as a front will take them, for make bench.
+ *
+ *	loadgen [-T] [-v 1.2|1.3] [-C ciphers] [-n sessions] [-c concurrency]
+ *	    [-s bytes] host port
+ *
+ * Each session: greeting, EHLO, (-T: STARTTLS, handshake, EHLO,) MAIL,
+ * RCPT, DATA, a message of -s bytes, QUIT; every reply is checked.  The
+ * sessions run in -c worker processes, each with one OpenSSL context for
+ * all its sessions, so that the load generator takes little of the
+ * machine the fronts are measured on; the parent gathers each session's
+ * latency and prints one line of key=value figures.  The message is CRLF
+ * lines of printable bytes, none starting with '.', so it goes out as
+ * it is; its checksum (sum of 64-bit little-endian words, the tail padded
+ * with zeros) is printed so the receiving side can be checked.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+static const char	*host, *port;
+static int		 starttls, nsessions = 100, conc = 4;
+static size_t		 msgsize = 200;
+static char		*msg;
+static SSL_CTX		*ctx;
+
+struct sess {
+	int		 fd;
+	SSL		*tls;
+	char		 buf[65536];
+	size_t		 off, len;
+};
+
+static double
+now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+fill(struct sess *s)
+{
+	ssize_t	 r;
+
+	for (;;) {
+		if (s->tls != NULL)
+			r = SSL_read(s->tls, s->buf, sizeof(s->buf));
+		else
+			r = read(s->fd, s->buf, sizeof(s->buf));
+		if (r == -1 && s->tls == NULL && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		s->off = 0;
+		s->len = (size_t)r;
+		return 0;
+	}
+}
+
+/* One whole reply; returns its code or -1. */
+static int
+reply(struct sess *s)
+{
+	char	 line[8];
+	size_t	 n = 0;
+	int	 c, code = -1;
+
+	for (;;) {
+		if (s->off == s->len && fill(s) == -1)
+			return -1;
+		c = (unsigned char)s->buf[s->off++];
+		if (n < sizeof(line))
+			line[n] = (char)c;
+		n++;
+		if (c != '\n')
+			continue;
+		if (n < 4)
+			return -1;
+		code = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
+		    (line[2] - '0');
+		if (line[3] != '-')
+			return code;
+		n = 0;
+	}
+}
+
+static int
+put(struct sess *s, const char *p, size_t len)
+{
+	ssize_t	 w;
+
+	while (len > 0) {
+		if (s->tls != NULL)
+			w = SSL_write(s->tls, p, len);
+		else
+			w = write(s->fd, p, len);
+		if (w == -1 && s->tls == NULL && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+cmd(struct sess *s, const char *line, int want)
+{
+	if (put(s, line, strlen(line)) == -1)
+		return -1;
+	return reply(s) == want ? 0 : -1;
+}
+
+static int
+session(void)
+{
+	struct sess		 s;
+	struct addrinfo		 hints, *ai;
+	int			 one = 1, ok = -1;
+
+	memset(&s, 0, sizeof(s));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &ai) != 0)
+		return -1;
+	s.fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	if (s.fd == -1 || connect(s.fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		freeaddrinfo(ai);
+		if (s.fd != -1)
+			close(s.fd);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (reply(&s) != 220 || cmd(&s, "EHLO loadgen\r\n", 250) == -1)
+		goto done;
+	if (starttls) {
+		if (cmd(&s, "STARTTLS\r\n", 220) == -1 || s.off != s.len)
+			goto done;
+		if ((s.tls = SSL_new(ctx)) == NULL ||
+		    SSL_set_fd(s.tls, s.fd) != 1 ||
+		    SSL_set_tlsext_host_name(s.tls, "localhost") != 1 ||
+		    SSL_connect(s.tls) != 1)
+			goto done;
+		if (cmd(&s, "EHLO loadgen\r\n", 250) == -1)
+			goto done;
+	}
+	if (cmd(&s, "MAIL FROM:<load@gen.example>\r\n", 250) == -1 ||
+	    cmd(&s, "RCPT TO:<sink@example.org>\r\n", 250) == -1 ||
+	    cmd(&s, "DATA\r\n", 354) == -1 ||
+	    put(&s, msg, msgsize) == -1 ||
+	    cmd(&s, ".\r\n", 250) == -1 ||
+	    cmd(&s, "QUIT\r\n", 221) == -1)
+		goto done;
+	ok = 0;
+ done:
+	if (s.tls != NULL) {
+		SSL_shutdown(s.tls);
+		SSL_free(s.tls);
+	}
+	close(s.fd);
+	return ok;
+}
+
+static int
+cmpd(const void *a, const void *b)
+{
+	double	 x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: loadgen [-T] [-v 1.2|1.3] [-C ciphers] "
+	    "[-n sessions] [-c concurrency] [-s bytes] host port\n");
+	exit(100);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*ciphers = NULL, *version = "1.2";
+	double		*lat, t0, t, sum;
+	uint64_t	 csum = 0, w;
+	uint32_t	 protocols;
+	size_t		 i, got = 0;
+	pid_t		 pid;
+	ssize_t		 r;
+	int		 c, k, p[2], failed = 0, status;
+
+	while ((c = getopt(argc, argv, "Tv:C:n:c:s:")) != -1) {
+		switch (c) {
+		case 'T': starttls = 1; break;
+		case 'v': version = optarg; break;
+		case 'C': ciphers = optarg; break;
+		case 'n': nsessions = atoi(optarg); break;
+		case 'c': conc = atoi(optarg); break;
+		case 's': msgsize = strtoul(optarg, NULL, 10); break;
+		default: usage();
+		}
+	}
+	argv += optind;
+	if (argc - optind != 2 || nsessions < 1 || conc < 1 || msgsize < 2)
+		usage();
+	host = argv[0];
+	port = argv[1];
+
+	/* the message: lines of 78 letters, CRLF ended */
+	if ((msg = malloc(msgsize + 8)) == NULL)
+		return 111;
+	for (i = 0; i < msgsize; i++)
+		msg[i] = (char)('a' + (i * 7 + i / 13) % 26);
+	for (i = 78; i + 1 < msgsize; i += 80) {
+		msg[i] = '\r';
+		msg[i + 1] = '\n';
+	}
+	msg[msgsize - 2] = '\r';
+	msg[msgsize - 1] = '\n';
+	memset(msg + msgsize, 0, 8);
+	for (i = 0; i < msgsize; i += 8) {
+		memcpy(&w, msg + i, 8);
+		csum += w;
+	}
+
+	/* no session resumption: every session pays a full handshake */
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return 111;
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	protocols = strcmp(version, "1.3") == 0 ? TLS1_3_VERSION :
+	    TLS1_2_VERSION;
+	if (SSL_CTX_set_min_proto_version(ctx, protocols) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, protocols) != 1 ||
+	    (ciphers != NULL && SSL_CTX_set_cipher_list(ctx, ciphers) != 1)) {
+		fprintf(stderr, "loadgen: bad TLS settings\n");
+		return 100;
+	}
+
+	if (pipe(p) == -1)
+		return 111;
+	t0 = now();
+	for (k = 0; k < conc; k++) {
+		if ((pid = fork()) == -1)
+			return 111;
+		if (pid == 0) {
+			close(p[0]);
+			for (i = k; i < (size_t)nsessions; i += conc) {
+				t = now();
+				t = session() == 0 ? now() - t : -1;
+				if (write(p[1], &t, sizeof(t)) != sizeof(t))
+					_exit(111);
+			}
+			_exit(0);
+		}
+	}
+	close(p[1]);
+	lat = calloc(nsessions, sizeof(double));
+	while (got < (size_t)nsessions &&
+	    (r = read(p[0], &lat[got], sizeof(double))) == sizeof(double)) {
+		if (lat[got] < 0)
+			failed++;
+		else
+			got++;
+		if (got + (size_t)failed == (size_t)nsessions)
+			break;
+	}
+	t = now() - t0;
+	while (wait(&status) > 0)
+		;
+	qsort(lat, got, sizeof(double), cmpd);
+	for (sum = 0, i = 0; i < got; i++)
+		sum += lat[i];
+	printf("sessions=%d ok=%zu failed=%d seconds=%.3f rate=%.2f "
+	    "p50_ms=%.2f p99_ms=%.2f mbps=%.2f bytes=%zu checksum=%016llx\n",
+	    nsessions, got, failed, t, got / t,
+	    got ? lat[got / 2] * 1000 : 0,
+	    got ? lat[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1] *
+	    1000 : 0, got * (double)msgsize / t / 1e6, msgsize,
+	    (unsigned long long)csum);
+	return failed ? 1 : 0;
+}
