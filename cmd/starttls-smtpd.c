@@ -130,8 +130,12 @@ tls_environment(struct conn *cl, struct env *e)
 		return;
 	}
 	if (r == 0) {
-		log_info("relay not granted: %s not in tlsclients",
-		    id.naddr > 0 ? "no address" : "certificate has no address");
+		if (id.naddr > 0)
+			log_info("relay not granted: %s not in tlsclients",
+			    id.addr[0]);
+		else
+			log_info("relay not granted: certificate has no "
+			    "e-mail address");
 		return;
 	}
 	env_set(e, "SSL_CLIENT_S_DN_Email", id.addr[id.listed]);

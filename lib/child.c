@@ -119,6 +119,8 @@ int
 child_start(struct child *c, char **argv, struct env *e)
 {
 	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 at;
+	sigset_t			 def;
 	int				 in[2], out[2], r, saved;
 
 	if (pipe(in) == -1)
@@ -141,7 +143,24 @@ child_start(struct child *c, char **argv, struct env *e)
 		posix_spawn_file_actions_destroy(&fa);
 		goto fail;
 	}
-	r = posix_spawnp(&c->pid, argv[0], &fa, NULL, argv, e->vars);
+	/*
+	 * We ignore SIGPIPE; qmail-smtpd and qmail-queue must not inherit
+	 * that, as tcpserver gives them the default.
+	 */
+	if ((r = posix_spawnattr_init(&at)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		goto fail;
+	}
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	if ((r = posix_spawnattr_setsigdefault(&at, &def)) != 0 ||
+	    (r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF)) != 0) {
+		posix_spawnattr_destroy(&at);
+		posix_spawn_file_actions_destroy(&fa);
+		goto fail;
+	}
+	r = posix_spawnp(&c->pid, argv[0], &fa, &at, argv, e->vars);
+	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0)
 		goto fail;
@@ -200,7 +219,8 @@ child_end(struct child *c, int grace_ms)
 	deadline = io_now() + grace_ms;
 	while (c->out != -1) {
 		r = read(c->out, junk, sizeof(junk));
-		if (r > 0 || (r == -1 && errno == EINTR))
+		if ((r > 0 || (r == -1 && errno == EINTR)) &&
+		    io_now() < deadline)
 			continue;
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
 		    io_wait(c->out, POLLIN, deadline) == 1)

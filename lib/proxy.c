@@ -43,6 +43,7 @@ enum {
 #define R_SYNTAX	"501 Syntax error (no parameters allowed) (#5.5.4)\r\n"
 #define R_AGAIN		"503 TLS already active (#5.5.1)\r\n"
 #define R_MUSTTLS	"530 Must issue a STARTTLS command first (#5.7.0)\r\n"
+#define R_MAX		64	/* room enough for any of them */
 
 static void
 tag_push(struct proxy *p, int tag)
@@ -109,6 +110,28 @@ proxy_reading(const struct proxy *p)
 	}
 }
 
+/*
+ * Once the client has closed its side, can what is left of its input
+ * never be used?  Half a line is dropped, as qmail-smtpd drops it; whole
+ * lines still waiting (for replies to drain, for room) are not, and
+ * neither is anything in a message or in transparent mode.
+ */
+int
+proxy_leftover(const struct proxy *p, const struct buf *in)
+{
+	if (in->len == 0 || p->transparent)
+		return 0;
+	switch (p->state) {
+	case PROXY_COMMAND:
+		return memchr(buf_data(in), '\n', in->len) == NULL;
+	case PROXY_DATAWAIT:
+	case PROXY_BODY:
+		return 0;
+	default:
+		return 1;	/* nobody will read more commands */
+	}
+}
+
 /* Should the relay read server bytes now? */
 int
 proxy_listening(const struct proxy *p)
@@ -148,8 +171,9 @@ decide(struct proxy *p, int verb, int hasarg, int complete)
 	case SMTP_MAIL:
 	case SMTP_RCPT:
 	case SMTP_DATA:
+		/* our fault, not the client's: defer, do not bounce */
 		if (p->require)
-			return R_MUSTTLS;
+			return p->offer ? R_MUSTTLS : R_NOTLS;
 		return NULL;
 	default:
 		return NULL;
@@ -190,20 +214,23 @@ proxy_client(struct proxy *p, struct buf *in, struct buf *out,
 		buf_move(out, in, in->len);
 		return;
 	}
+	if (p->state == PROXY_REFUSED) {
+		/* a command forwarded already, or the next one, gets it */
+		if ((p->ntags == 0 && (in->len == 0 ||
+		    memchr(buf_data(in), '\n', in->len) == NULL)) ||
+		    buf_room(reply) < strlen(p->refusal))
+			return;
+		buf_puts(reply, p->refusal);
+		buf_drop(in, in->len);
+		p->state = PROXY_END;
+		return;
+	}
 	while (in->len > 0) {
 		if (p->state == PROXY_BODY) {
 			client_body(p, in, out);
 			if (p->state == PROXY_BODY)
 				return;
 			continue;
-		}
-		if (p->state == PROXY_REFUSED) {
-			if (memchr(buf_data(in), '\n', in->len) == NULL)
-				return;
-			buf_puts(reply, p->refusal);
-			buf_drop(in, in->len);
-			p->state = PROXY_END;
-			return;
 		}
 		if (p->state != PROXY_COMMAND)
 			return;
@@ -219,6 +246,8 @@ proxy_client(struct proxy *p, struct buf *in, struct buf *out,
 			if (ours != NULL) {
 				if (p->ntags > 0)
 					return;	/* keep replies in order */
+				if (buf_room(reply) < R_MAX)
+					return;	/* wait for the client to read */
 				if (*ours == '\0')
 					p->state = PROXY_STARTTLS;
 				else
@@ -403,10 +432,5 @@ proxy_child(struct proxy *p, struct buf *in, struct buf *out)
 				p->state = PROXY_COMMAND;
 		}
 		p->ehlopass = 0;
-		if (p->state == PROXY_REFUSED && p->ntags > 0) {
-			/* a command is already waiting: it gets the refusal */
-			buf_puts(out, p->refusal);
-			p->state = PROXY_END;
-		}
 	}
 }

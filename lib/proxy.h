@@ -62,6 +62,7 @@ void	proxy_init(struct proxy *, int, int, int, int);
 void	proxy_restart(struct proxy *);
 int	proxy_reading(const struct proxy *);
 int	proxy_listening(const struct proxy *);
+int	proxy_leftover(const struct proxy *, const struct buf *);
 void	proxy_client(struct proxy *, struct buf *, struct buf *,
 	    struct buf *);
 void	proxy_child(struct proxy *, struct buf *, struct buf *);

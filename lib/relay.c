@@ -112,9 +112,8 @@ relay_run(struct conn *cl, struct child *ch, struct proxy *px, int idle_ms)
 			break;
 		}
 		proxy_client(px, &clin, &tochild, &toclient);
-		if (px->clienteof && px->state != PROXY_BODY &&
-		    px->state != PROXY_DATAWAIT)
-			buf_drop(&clin, clin.len);  /* half a line: qmail drops it too */
+		if (px->clienteof && proxy_leftover(px, &clin))
+			buf_drop(&clin, clin.len);
 
 		/* tochild -> server */
 		if (chw.ready && tochild.len > 0 && ch->in != -1) {

@@ -228,18 +228,31 @@ tlsconf_client(const char *dir, char *err, size_t errlen)
 	return ctx;
 }
 
+/* Does dir/sub/name<suffix> exist, spelled as given or in lower case? */
+static int
+policy_file(const char *dir, const char *sub, const char *name,
+    const char *lower, const char *suffix, char *path, size_t pathlen)
+{
+	snprintf(path, pathlen, "%s/%s/%s%s", dir, sub, name, suffix);
+	if (access(path, F_OK) == 0)
+		return 1;
+	snprintf(path, pathlen, "%s/%s/%s%s", dir, sub, lower, suffix);
+	return access(path, F_OK) == 0;
+}
+
 /*
  * The TLS policy for a mail server, by its host name as found in the MX
  * record, the relay's name from smtproutes, or the domain itself when it
- * has no MX: as the qmail-tls patch keys it.  For
- * TLS_VERIFY, pem gets the path of tlshosts/<host>.pem.  Host names are
- * compared in lower case, without a trailing dot.
+ * has no MX: as the qmail-tls patch keys it, and in its order: a
+ * tlshosts/<host>.pem always wins.  The name is tried as DNS spelled it
+ * (as the patch does) and in lower case, without a trailing dot.  For
+ * TLS_VERIFY, pem gets the path of the .pem file.
  */
 int
 tlsconf_policy(const char *dir, const char *host, char *pem, size_t pemlen)
 {
-	char	 name[256], path[PATH_MAX];
-	size_t	 i, len = strlen(host);
+	char		 name[256], lower[256], path[PATH_MAX];
+	size_t		 i, len = strlen(host);
 	unsigned char	 addr[16];
 
 	/* an address has no name to look up or to check: opportunistic */
@@ -251,18 +264,18 @@ tlsconf_policy(const char *dir, const char *host, char *pem, size_t pemlen)
 	if (len == 0 || len >= sizeof(name) || host[0] == '.')
 		return TLS_MAY;
 	for (i = 0; i < len; i++) {
-		name[i] = host[i] >= 'A' && host[i] <= 'Z' ?
-		    host[i] - 'A' + 'a' : host[i];
-		if (name[i] == '/')
+		if (host[i] == '/')
 			return TLS_MAY;		/* never a path */
+		name[i] = host[i];
+		lower[i] = host[i] >= 'A' && host[i] <= 'Z' ?
+		    host[i] - 'A' + 'a' : host[i];
 	}
-	name[len] = '\0';
-	snprintf(path, sizeof(path), "%s/notlshosts/%s", dir, name);
-	if (access(path, F_OK) == 0)
-		return TLS_NONE;
-	snprintf(pem, pemlen, "%s/tlshosts/%s.pem", dir, name);
-	if (access(pem, F_OK) == 0)
+	name[len] = lower[len] = '\0';
+	if (policy_file(dir, "tlshosts", name, lower, ".pem", pem, pemlen))
 		return TLS_VERIFY;
+	if (policy_file(dir, "notlshosts", name, lower, "", path,
+	    sizeof(path)))
+		return TLS_NONE;
 	snprintf(path, sizeof(path), "%s/tlshosts/exhaustivelist", dir);
 	if (access(path, F_OK) == 0)
 		return TLS_NONE;

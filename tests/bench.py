@@ -191,6 +191,11 @@ def fronts(pem):
                 "v": "1.2", "chain": lambda back: [smtpd] + back})
     out.append({"name": "starttls-smtpd, TLS 1.3", "key": "ours13",
                 "tls": True, "v": "1.3", "chain": lambda back: [smtpd] + back})
+    static = os.path.join(B, "starttls-smtpd-static")
+    if os.path.exists(static):
+        out.append({"name": "starttls-smtpd, static (make STATIC=1)",
+                    "key": "static", "tls": True, "v": "1.2",
+                    "chain": lambda back: [static] + back})
     return out
 
 

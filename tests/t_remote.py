@@ -387,6 +387,25 @@ def notlshosts_and_exhaustivelist():
 
 
 @test
+def pem_wins_and_exact_spelling():
+    """tlshosts/<host>.pem wins over notlshosts/<host> (as in the patch),
+    and the name is tried as DNS spelled it before lower case."""
+    with Aiosmtpd(tls=True) as peer:
+        home = by_name(peer.port)
+        home.put("notlshosts/localhost", "")
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG,
+                   env=names())
+        expect_in("server certificate verified.", r.final, "pem wins")
+        home = QmailHome(routes=["example.org:LocalHost:%d" % peer.port])
+        tlshost(home, "LocalHost", "other-ca.pem")
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG,
+                   env=names())
+        expect(r.final.startswith("ZTLS unable to verify server with "
+                                  "control/tlshosts/LocalHost.pem"),
+               "exact spelling: %r" % r.final)
+
+
+@test
 def client_ciphers():
     with Aiosmtpd(tls=True) as peer:
         home = routed(peer.port, control={

@@ -258,13 +258,14 @@ def relay_refused_revoked():
 
 @test
 def relay_refused_unlisted():
-    expect_refused("client2", "not in tlsclients")
+    expect_refused("client2", "relay not granted: other@example.com not in "
+                   "tlsclients")
 
 
 @test
 def relay_refused_tricky_cn():
     """A CN that prints like an e-mail address is not one."""
-    env = expect_refused("tricky", "certificate has no address")
+    env = expect_refused("tricky", "certificate has no e-mail address")
     expect_eq(env.get("SSL_CLIENT_VERIFY"), "SUCCESS", "chain is fine")
     expect("SSL_CLIENT_S_DN_Email" not in env, "no address exported")
 
@@ -740,6 +741,60 @@ def half_close_after_quit_gets_221():
         srv.idle()
         for pid in srv.sessions():
             expect(srv.sexit(pid) is not None, "server %d left" % pid)
+
+
+@test
+def half_close_keeps_waiting_commands():
+    """Whole lines still waiting when the client half-closes are answered:
+    here STARTTLS x waits for the slow server's EHLO reply."""
+    slow = ("SMTPD", "sh", "-c", 'sleep 0.5; exec "$0"', STANDIN)
+    with Server(slow) as srv:
+        c = Client(srv.port)
+        c.send(b"EHLO x\r\nSTARTTLS x\r\nQUIT\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        got = c.rest(5)
+        expect_in(b"501 Syntax error", got, "501 lost")
+        expect(got.endswith(b"221 standin.example.org\r\n"), "221: %r" % got)
+        c.close()
+    with Server(slow, rules='127.0.0.1:allow,UCSPITLS="-"\n') as srv:
+        c = Client(srv.port, timeout=30)
+        body = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 2000
+        c.send(b"HELO x\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<u@example.org>\r\n"
+               b"DATA\r\n" + body + b".\r\nQUIT\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        got = c.rest(10)
+        expect(got.endswith(b"221 standin.example.org\r\n"), "221: %r" %
+               got[-200:])
+        expect_eq(len(srv.messages()), 1, "2 MB message after half-close")
+
+
+@test
+def tls_required_but_unavailable_defers():
+    """UCSPITLS=! and no usable certificate: our fault, so 454, not 530."""
+    with Server(control={"servercert.pem": None},
+                rules='127.0.0.1:allow,UCSPITLS="!"\n') as srv:
+        c = Client(srv.port)
+        c.reply()
+        c.cmd(b"EHLO x")
+        expect_eq(c.cmd(b"MAIL FROM:<a@b.org>"),
+                  b"454 TLS not available (#4.7.0)\r\n", "MAIL")
+        c.close()
+
+
+@test
+def child_gets_default_sigpipe():
+    """We ignore SIGPIPE; qmail-smtpd must not inherit that."""
+    script = ('grep SigIgn /proc/self/status > "$STANDIN_RECORD/sig"; '
+              'exec "$0"')
+    with Server(("SMTPD", "sh", "-c", script, STANDIN)) as srv:
+        c = Client(srv.port)
+        c.reply()
+        c.cmd(b"QUIT")
+        c.close()
+        srv.idle()
+        mask = int(open(os.path.join(srv.rec, "sig")).read().split()[1], 16)
+        expect(not mask & (1 << 12), "SIGPIPE ignored in the child: %x" %
+               mask)
 
 
 @test

@@ -1360,9 +1360,48 @@ t_px_refused_pending(void)
 	CLIENT("EHLO x\r\n");
 	EXPECT(TOCHILD, "EHLO x\r\n");
 	SERVER("421 go away\r\n");
+	CLIENT_AGAIN();		/* the relay calls it on every pass */
 	EXPECT(TOCLIENT, "421 go away\r\n");
 	STATE(PROXY_END);
 	CHECK_INT(proxy_listening(&P), 0);
+}
+
+/* our own reply waits for room rather than being lost (review F4) */
+static void
+t_px_own_reply_waits_for_room(void)
+{
+	static char	 filler[65536];
+
+	rig(0, 1, 0, 0);
+	GREET();
+	memset(filler, 'x', sizeof(filler));
+	CHECK(buf_put(&TOCLIENT, filler, sizeof(m_toclient) - 10) == 0);
+	CLIENT("STARTTLS x\r\nQUIT\r\n");
+	CHECK_INT(TOCHILD.len, 0);		/* QUIT waits behind it */
+	buf_drop(&TOCLIENT, TOCLIENT.len);
+	CLIENT_AGAIN();
+	EXPECT(TOCLIENT, "501 Syntax error (no parameters allowed) "
+	    "(#5.5.4)\r\n");
+	EXPECT(TOCHILD, "QUIT\r\n");
+}
+
+/* after the client's EOF only what can never be used is dropped */
+static void
+t_px_leftover(void)
+{
+	rig(0, 1, 0, 0);
+	CHECK(buf_puts(&IN, "QUIT\r\n") == 0);
+	CHECK_INT(proxy_leftover(&P, &IN), 0);	/* a whole line waits */
+	buf_drop(&IN, IN.len);
+	CHECK(buf_puts(&IN, "QUI") == 0);
+	CHECK_INT(proxy_leftover(&P, &IN), 1);	/* half a line */
+	P.state = PROXY_BODY;
+	CHECK_INT(proxy_leftover(&P, &IN), 0);	/* message bytes */
+	P.state = PROXY_QUIT;
+	CHECK_INT(proxy_leftover(&P, &IN), 1);	/* nobody reads on */
+	P.state = PROXY_COMMAND;
+	P.transparent = 1;
+	CHECK_INT(proxy_leftover(&P, &IN), 0);
 }
 
 /* refused before the client said anything: the next line gets it */
@@ -1703,6 +1742,10 @@ main(void)
 	    t_px_refused_pending);
 	run("proxy after TLS refusing greeting answers next line",
 	    t_px_refused_later);
+	run("proxy own reply waits for room in a full client buffer",
+	    t_px_own_reply_waits_for_room);
+	run("proxy after client EOF drops only what cannot be used",
+	    t_px_leftover);
 	run("proxy 1 MiB line forwarded whole, one reply", t_px_long_line);
 	run("proxy 1 MiB line unaligned and pipelined",
 	    t_px_long_line_unaligned);
