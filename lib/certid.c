@@ -113,6 +113,93 @@ fail(struct certid *id, const char *why)
 	snprintf(id->reason, sizeof(id->reason), "%s", why);
 }
 
+/* A presented chain: the leaf, then whatever the peer sent with it. */
+struct chain {
+	X509		*leaf;
+	STACK_OF(X509)	*rest;
+};
+
+static void
+chain_free(struct chain *c)
+{
+	sk_X509_pop_free(c->rest, X509_free);
+	X509_free(c->leaf);
+	c->rest = NULL;
+	c->leaf = NULL;
+}
+
+/* From PEM, leaf first (tls_peer_cert_chain_pem()); 0, or -1: no leaf. */
+static int
+chain_read(struct chain *c, const uint8_t *pem, size_t pemlen)
+{
+	BIO	*b;
+	X509	*x;
+
+	c->leaf = NULL;
+	c->rest = NULL;
+	if (pem == NULL || pemlen == 0 ||
+	    (b = BIO_new_mem_buf(pem, (int)pemlen)) == NULL)
+		return -1;
+	c->leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	if (c->leaf != NULL && (c->rest = sk_X509_new_null()) != NULL)
+		while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+			if (!sk_X509_push(c->rest, x)) {
+				X509_free(x);
+				break;
+			}
+	BIO_free(b);
+	ERR_clear_error();
+	if (c->leaf == NULL || c->rest == NULL) {
+		chain_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+enum { CHAIN_SETUP = -3, CHAIN_NOCRL, CHAIN_NOCA, CHAIN_BAD, CHAIN_OK };
+
+/*
+ * Verify the chain for purpose against the CAs in cafile and, if crlfile
+ * is not NULL, the CRLs in it for every CA in the chain.  CHAIN_OK, or
+ * CHAIN_BAD with *why libcrypto's reason, or a set-up failure.
+ */
+static int
+chain_verify(struct chain *c, const char *cafile, const char *crlfile,
+    int purpose, const char **why)
+{
+	X509_STORE	*store;
+	X509_STORE_CTX	*sctx = NULL;
+	int		 rv = CHAIN_SETUP;
+
+	if ((store = X509_STORE_new()) == NULL)
+		return CHAIN_SETUP;
+	if (X509_STORE_load_locations(store, cafile, NULL) != 1)
+		rv = CHAIN_NOCA;
+	else if (crlfile != NULL &&
+	    X509_STORE_load_locations(store, crlfile, NULL) != 1)
+		rv = CHAIN_NOCRL;
+	else {
+		if (crlfile != NULL)
+			X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK |
+			    X509_V_FLAG_CRL_CHECK_ALL);
+		if ((sctx = X509_STORE_CTX_new()) != NULL &&
+		    X509_STORE_CTX_init(sctx, store, c->leaf, c->rest) == 1 &&
+		    X509_STORE_CTX_set_purpose(sctx, purpose) == 1) {
+			if (X509_verify_cert(sctx) == 1)
+				rv = CHAIN_OK;
+			else {
+				rv = CHAIN_BAD;
+				*why = X509_verify_cert_error_string(
+				    X509_STORE_CTX_get_error(sctx));
+			}
+		}
+	}
+	ERR_clear_error();
+	X509_STORE_CTX_free(sctx);
+	X509_STORE_free(store);
+	return rv;
+}
+
 /*
  * Judge the chain the client presented (PEM, leaf first, as libtls's
  * tls_peer_cert_chain_pem() gives it).  cafile is clientca.pem; crlfile,
@@ -122,72 +209,42 @@ void
 certid_check(struct certid *id, const uint8_t *pem, size_t pemlen,
     const char *cafile, const char *crlfile)
 {
-	BIO			*b = NULL;
-	X509			*leaf = NULL, *x;
-	STACK_OF(X509)		*chain = NULL;
-	X509_STORE		*store = NULL;
-	X509_STORE_CTX		*sctx = NULL;
+	struct chain	 c;
+	const char	*why = NULL;
 
 	memset(id, 0, sizeof(*id));
 	id->listed = -1;
 	fail(id, "no certificate");
 	if (pem == NULL || pemlen == 0)
 		return;
-	if ((b = BIO_new_mem_buf(pem, (int)pemlen)) == NULL ||
-	    (leaf = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL) {
+	if (chain_read(&c, pem, pemlen) == -1) {
 		fail(id, "unreadable certificate");
-		goto done;
+		return;
 	}
 	id->provided = 1;
-	subject_print(id, leaf);
-	addr_collect(id, leaf);
-	if ((chain = sk_X509_new_null()) == NULL) {
-		fail(id, "out of memory");
-		goto done;
-	}
-	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(chain, x)) {
-			X509_free(x);
-			fail(id, "out of memory");
-			goto done;
-		}
-	ERR_clear_error();
-	if (cafile == NULL) {
+	subject_print(id, c.leaf);
+	addr_collect(id, c.leaf);
+	if (cafile == NULL)
 		fail(id, "no clientca.pem");
-		goto done;
-	}
-	if ((store = X509_STORE_new()) == NULL ||
-	    X509_STORE_load_locations(store, cafile, NULL) != 1) {
-		fail(id, "unable to load clientca.pem");
-		goto done;
-	}
-	if (crlfile != NULL) {
-		if (X509_STORE_load_locations(store, crlfile, NULL) != 1) {
-			fail(id, "unable to load clientcrl.pem");
-			goto done;
-		}
-		X509_STORE_set_flags(store,
-		    X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-	}
-	if ((sctx = X509_STORE_CTX_new()) == NULL ||
-	    X509_STORE_CTX_init(sctx, store, leaf, chain) != 1 ||
-	    X509_STORE_CTX_set_purpose(sctx, X509_PURPOSE_SSL_CLIENT) != 1) {
-		fail(id, "unable to set up verification");
-		goto done;
-	}
-	if (X509_verify_cert(sctx) == 1) {
+	else switch (chain_verify(&c, cafile, crlfile,
+	    X509_PURPOSE_SSL_CLIENT, &why)) {
+	case CHAIN_OK:
 		id->verified = 1;
 		id->reason[0] = '\0';
-	} else
-		fail(id, X509_verify_cert_error_string(
-		    X509_STORE_CTX_get_error(sctx)));
- done:
-	ERR_clear_error();
-	X509_STORE_CTX_free(sctx);
-	X509_STORE_free(store);
-	sk_X509_pop_free(chain, X509_free);
-	X509_free(leaf);
-	BIO_free(b);
+		break;
+	case CHAIN_BAD:
+		fail(id, why);
+		break;
+	case CHAIN_NOCA:
+		fail(id, "unable to load clientca.pem");
+		break;
+	case CHAIN_NOCRL:
+		fail(id, "unable to load clientcrl.pem");
+		break;
+	default:
+		fail(id, "unable to set up verification");
+	}
+	chain_free(&c);
 }
 
 /*
@@ -226,50 +283,38 @@ int
 certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
     const char *host, char *why, size_t whylen)
 {
-	BIO		*b = NULL;
-	X509		*leaf = NULL, *x;
-	STACK_OF(X509)	*chain = NULL;
-	X509_STORE	*store = NULL;
-	X509_STORE_CTX	*sctx = NULL;
+	struct chain	 c;
 	GENERAL_NAMES	*alt;
+	const char	*reason = NULL;
 	char		 cn[256];
 	int		 i, ndns = 0, rv = -1;
 
-	if (pem == NULL || pemlen == 0 ||
-	    (b = BIO_new_mem_buf(pem, (int)pemlen)) == NULL ||
-	    (leaf = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL) {
+	if (chain_read(&c, pem, pemlen) == -1) {
 		snprintf(why, whylen, "TLS unable to verify server %s: "
 		    "no certificate provided", host);
-		goto done;
+		return -1;
 	}
-	if ((chain = sk_X509_new_null()) == NULL)
-		goto oom;
-	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(chain, x)) {
-			X509_free(x);
-			goto oom;
-		}
-	if ((store = X509_STORE_new()) == NULL ||
-	    X509_STORE_load_locations(store, cafile, NULL) != 1) {
+	switch (chain_verify(&c, cafile, NULL, X509_PURPOSE_SSL_SERVER,
+	    &reason)) {
+	case CHAIN_OK:
+		break;
+	case CHAIN_BAD:
+		snprintf(why, whylen, "TLS unable to verify server with %s: %s",
+		    cafile, reason);
+		goto done;
+	case CHAIN_NOCA:
 		snprintf(why, whylen, "TLS unable to load %s", cafile);
 		goto done;
-	}
-	if ((sctx = X509_STORE_CTX_new()) == NULL ||
-	    X509_STORE_CTX_init(sctx, store, leaf, chain) != 1 ||
-	    X509_STORE_CTX_set_purpose(sctx, X509_PURPOSE_SSL_SERVER) != 1)
-		goto oom;
-	if (X509_verify_cert(sctx) != 1) {
-		snprintf(why, whylen, "TLS unable to verify server with %s: %s",
-		    cafile, X509_verify_cert_error_string(
-		    X509_STORE_CTX_get_error(sctx)));
+	default:
+		snprintf(why, whylen, "TLS error initializing ctx");
 		goto done;
 	}
-	if (X509_check_host(leaf, host, strlen(host), 0, NULL) == 1) {
+	if (X509_check_host(c.leaf, host, strlen(host), 0, NULL) == 1) {
 		rv = 0;
 		goto done;
 	}
 	/* the patch's three ways of saying the name is wrong (sic) */
-	if ((alt = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL,
+	if ((alt = X509_get_ext_d2i(c.leaf, NID_subject_alt_name, NULL,
 	    NULL)) != NULL) {
 		for (i = 0; i < sk_GENERAL_NAME_num(alt); i++)
 			if (sk_GENERAL_NAME_value(alt, i)->type == GEN_DNS)
@@ -279,7 +324,7 @@ certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
 	if (ndns > 0)
 		snprintf(why, whylen, "TLS unable to verify server %s: "
 		    "certificate contains no matching dNSNnames", host);
-	else if (X509_NAME_get_text_by_NID(X509_get_subject_name(leaf),
+	else if (X509_NAME_get_text_by_NID(X509_get_subject_name(c.leaf),
 	    NID_commonName, cn, sizeof(cn)) <= 0)
 		snprintf(why, whylen, "TLS unable to verify server %s: "
 		    "certificate contains no valid commonName", host);
@@ -291,15 +336,8 @@ certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
 		snprintf(why, whylen, "TLS unable to verify server %s: "
 		    "received certificate for %s", host, cn);
 	}
-	goto done;
- oom:
-	snprintf(why, whylen, "TLS error initializing ctx: out of memory");
  done:
 	ERR_clear_error();
-	X509_STORE_CTX_free(sctx);
-	X509_STORE_free(store);
-	sk_X509_pop_free(chain, X509_free);
-	X509_free(leaf);
-	BIO_free(b);
+	chain_free(&c);
 	return rv;
 }

@@ -79,6 +79,33 @@ seterr(char *err, size_t errlen, const char *what, const char *why)
 	snprintf(err, errlen, "%s: %s", what, why);
 }
 
+/* TLS 1.2 and 1.3, and the cipher list; 0, or -1 with the reason in err. */
+static int
+tlsconf_common(struct tls_config *cfg, const char *ciphersenv,
+    const char *dir, const char *file, char *err, size_t errlen)
+{
+	char		*ciphers = NULL;
+	uint32_t	 protocols;
+	int		 rv = -1;
+
+	if (tls_config_parse_protocols(&protocols, "tlsv1.2,tlsv1.3") == -1 ||
+	    tls_config_set_protocols(cfg, protocols) == -1)
+		seterr(err, errlen, "unable to set TLS protocols",
+		    tls_config_error(cfg));
+	else if (tlsconf_ciphers(ciphersenv, dir, file, &ciphers) == -1) {
+		snprintf(err, errlen, "unable to read %s: %s", file,
+		    strerror(errno));
+	} else if (ciphers != NULL &&
+	    tls_config_set_ciphers(cfg, ciphers) == -1) {
+		snprintf(err, errlen, "unable to use the ciphers of %s: %s",
+		    ciphersenv != NULL && *ciphersenv != '\0' ? "$TLSCIPHERS" :
+		    file, tls_config_error(cfg));
+	} else
+		rv = 0;
+	free(ciphers);
+	return rv;
+}
+
 /*
  * A configured libtls server context, or NULL with the reason in err.
  * *askcert says whether clients will be asked for a certificate.
@@ -92,8 +119,6 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 	struct tls		*ctx = NULL;
 	uint8_t			*mem = NULL;
 	size_t			 memlen = 0;
-	char			*ciphers = NULL;
-	uint32_t		 protocols;
 
 	*askcert = 0;
 	if (control_path(path, sizeof(path), dir, "servercert.pem") == -1 ||
@@ -111,23 +136,9 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 		    tls_config_error(cfg));
 		goto done;
 	}
-	if (tls_config_parse_protocols(&protocols, "tlsv1.2,tlsv1.3") == -1 ||
-	    tls_config_set_protocols(cfg, protocols) == -1) {
-		seterr(err, errlen, "unable to set TLS protocols",
-		    tls_config_error(cfg));
+	if (tlsconf_common(cfg, ciphersenv, dir, "tlsserverciphers", err,
+	    errlen) == -1)
 		goto done;
-	}
-	if (tlsconf_ciphers(ciphersenv, dir, "tlsserverciphers",
-	    &ciphers) == -1) {
-		seterr(err, errlen, "unable to read tlsserverciphers",
-		    strerror(errno));
-		goto done;
-	}
-	if (ciphers != NULL && tls_config_set_ciphers(cfg, ciphers) == -1) {
-		seterr(err, errlen, "unable to use TLS ciphers",
-		    tls_config_error(cfg));
-		goto done;
-	}
 	tls_config_prefer_ciphers_server(cfg);
 	if (control_path(path, sizeof(path), dir, "clientca.pem") == 0 &&
 	    access(path, F_OK) == 0) {
@@ -151,7 +162,6 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 		ctx = NULL;
 	}
  done:
-	free(ciphers);
 	tls_unload_file(mem, memlen);
 	tls_config_free(cfg);
 	return ctx;
@@ -172,29 +182,14 @@ tlsconf_client(const char *dir, char *err, size_t errlen)
 	struct tls		*ctx = NULL;
 	uint8_t			*mem = NULL;
 	size_t			 memlen = 0;
-	char			*ciphers = NULL;
-	uint32_t		 protocols;
 
 	if ((cfg = tls_config_new()) == NULL) {
 		seterr(err, errlen, "unable to set up TLS", strerror(errno));
 		return NULL;
 	}
-	if (tls_config_parse_protocols(&protocols, "tlsv1.2,tlsv1.3") == -1 ||
-	    tls_config_set_protocols(cfg, protocols) == -1) {
-		seterr(err, errlen, "unable to set TLS protocols",
-		    tls_config_error(cfg));
+	if (tlsconf_common(cfg, NULL, dir, "tlsclientciphers", err,
+	    errlen) == -1)
 		goto done;
-	}
-	if (tlsconf_ciphers(NULL, dir, "tlsclientciphers", &ciphers) == -1) {
-		seterr(err, errlen, "unable to read tlsclientciphers",
-		    strerror(errno));
-		goto done;
-	}
-	if (ciphers != NULL && tls_config_set_ciphers(cfg, ciphers) == -1) {
-		seterr(err, errlen, "unable to use tlsclientciphers",
-		    tls_config_error(cfg));
-		goto done;
-	}
 	if (control_path(path, sizeof(path), dir, "clientcert.pem") == -1)
 		goto done;
 	if ((mem = tls_load_file(path, &memlen, NULL)) != NULL) {
@@ -221,7 +216,6 @@ tlsconf_client(const char *dir, char *err, size_t errlen)
 		ctx = NULL;
 	}
  done:
-	free(ciphers);
 	if (mem != NULL)
 		tls_unload_file(mem, memlen);
 	tls_config_free(cfg);
