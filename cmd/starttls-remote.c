@@ -300,6 +300,8 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 			tls_quit("TLS connect failed", err, TLS_NOQUIT);
 		snprintf(tlsline, sizeof(tlsline), "TLS handshake failed (%s); "
 		    "delivered without TLS.\n", err);
+		tls_free(ctx);
+		smtp.conn.tls = NULL;
 		*retry = 1;
 		return 0;
 	}
@@ -335,6 +337,8 @@ ehlo_tls(int verified)
 			tls_quit("TLS connect failed", e, TLS_NOQUIT);
 		snprintf(tlsline, sizeof(tlsline), "TLS handshake failed (%s); "
 		    "delivered without TLS.\n", e);
+		tls_free(smtp.conn.tls);
+		smtp.conn.tls = NULL;
 		return RETRY_PLAIN;
 	}
 	if (c != 250) {

@@ -15,7 +15,9 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(TOP, "build")
+# make check-asan points this at a sanitizer build
+BUILD = os.path.abspath(os.environ.get("STARTTLS_BUILD") or
+                        os.path.join(TOP, "build"))
 SMTPD = os.path.join(BUILD, "starttls-smtpd")
 STANDIN = os.path.join(BUILD, "qmail-smtpd-standin")
 ODD = os.path.join(TOP, "tests", "oddserver.py")

@@ -18,13 +18,12 @@ import threading
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
-from lib import WORK, cert, wait_for
+from lib import BUILD, WORK, cert, wait_for
 
 # the tests break handshakes on purpose; aiosmtpd need not narrate them
 logging.getLogger("mail.log").setLevel(logging.CRITICAL + 1)
 
-REMOTE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))), "build", "starttls-remote")
+REMOTE = os.path.join(BUILD, "starttls-remote")
 
 
 def server_tls(certname="server", verify_client=None):
@@ -356,6 +355,9 @@ def remote(home, host, sender, rcpts, message, env=None, timeout=60):
          "STARTTLS_QMAILHOME": home.dir,
          # a dead test resolver should fail in a second, not in ten
          "RES_OPTIONS": "timeout:1 attempts:1"}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):    # make check-asan
+        if k in os.environ:
+            e[k] = os.environ[k]
     e.update(env or {})
     with open(msg, "rb") as stdin:
         p = subprocess.run([REMOTE, host, sender] + list(rcpts), stdin=stdin,
