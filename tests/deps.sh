@@ -7,7 +7,7 @@ set -eu
 
 build="gcc make pkg-config libtls-dev libssl-dev"
 demo="$build ucspi-tcp swaks openssl python3"
-check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base"
+check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base clang libclang-rt-14-dev"
 bench="$demo python3 tlswrapper"
 
 case "${1:-all}" in

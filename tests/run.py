@@ -6,6 +6,7 @@ end-to-end tests of tests/t_*.py.  Ends with one line "N passed, N failed".
 """
 import importlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +67,37 @@ def main():
             print("not ok - man pages lint: " + (p.stdout + p.stderr))
 
     lib.make_certs()
+
+    # a short run of every fuzz target that was built (make fuzz runs long)
+    fuzzdir = os.path.join(lib.BUILD, "fuzz")
+    if (not want or any("fuzz" in w for w in want)) and \
+            os.path.isdir(fuzzdir):
+        for f in sorted(os.listdir(fuzzdir)):
+            if not f.startswith("fuzz-"):
+                continue
+            name = f[5:]
+            corpus = os.path.join(lib.WORK, "fuzz-" + name)
+            shutil.copytree(os.path.join(lib.TOP, "tests", "fuzz-corpus",
+                                         name), corpus)
+            env = dict(os.environ, FUZZ_CA=lib.cert("ca.pem"))
+            if name == "certid":
+                for c in ("client.pem", "tricky.pem", "sanonly.pem",
+                          "server.pem"):
+                    shutil.copy(lib.cert(c), corpus)
+            p = subprocess.run(
+                [os.path.join(fuzzdir, f), "-max_total_time=4",
+                 "-timeout=10", "-artifact_prefix=%s/" % lib.WORK, corpus],
+                capture_output=True, text=True, env=env, timeout=120)
+            if p.returncode == 0:
+                passed += 1
+                if verbose:
+                    print("ok - fuzz %s" % name)
+            else:
+                failed += 1
+                print("not ok - fuzz %s: %s" % (name, "\n".join(
+                    l for l in p.stderr.splitlines()
+                    if "ERROR" in l or "Assertion" in l or "SUMMARY" in l)))
+
     for mod in sorted(f[:-3] for f in os.listdir(os.path.dirname(
             os.path.abspath(__file__))) if f.startswith("t_") and
             f.endswith(".py")):

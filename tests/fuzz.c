@@ -1,0 +1,331 @@
+/*
+ * libFuzzer targets for every parser that sees remote bytes.  One file,
+ * one target per build: cc -fsanitize=fuzzer -DFUZZ_<name>.
+ *
+ *   smtp     smtp_verb() against a literal transcription of qmail's
+ *            commands(), and smtp_body_scan()'s fast path against a
+ *            byte-at-a-time transcription of qmail-smtpd's blast(), fed
+ *            in random pieces
+ *   proxy    the STARTTLS state machine under random client bytes,
+ *            server bytes and drains; its invariants are asserted
+ *   control  the control-file readers
+ *   certid   both certificate checks on arbitrary "PEM"
+ *   reply    the SMTP client's reply reader and keyword check
+ *   dns      DNS answer parsing (MX and A records)
+ *
+ * Any assert() that fails, and anything a sanitizer sees, is a finding.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <assert.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "smtp.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#ifdef FUZZ_smtp
+/* qmail's commands(): the verb and whether there is an argument */
+static int
+ref_verb(const char *line, size_t len, int *hasarg)
+{
+	static const char *names[] = { "helo", "ehlo", "mail", "rcpt", "data",
+	    "quit", "starttls" };
+	static const int verbs[] = { SMTP_HELO, SMTP_EHLO, SMTP_MAIL,
+	    SMTP_RCPT, SMTP_DATA, SMTP_QUIT, SMTP_STARTTLS };
+	char	*cmd, *arg;
+	size_t	 i;
+	int	 v = SMTP_OTHER;
+
+	cmd = malloc(len + 1);
+	memcpy(cmd, line, len);
+	if (len > 0 && cmd[len - 1] == '\r')
+		len--;
+	cmd[len] = '\0';
+	i = strcspn(cmd, " ");	/* stops at ' ' or at the (first) NUL */
+	arg = cmd + i;
+	if (*arg == ' ') {
+		*arg++ = '\0';
+		while (*arg == ' ')
+			arg++;
+	}
+	*hasarg = *arg != '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(names[i], cmd) == 0)
+			v = verbs[i];
+	free(cmd);
+	return v;
+}
+
+/* qmail-smtpd's blast(), byte at a time: the reference for the fast path */
+static size_t
+ref_body(int *state, const char *p, size_t len, int *end)
+{
+	size_t	 i;
+	int	 c, s = *state;
+
+	*end = SMTP_BODY_MORE;
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)p[i];
+		switch (s) {
+		case 0: case 1: case 2:
+			if (c == '\n') {
+				*state = s;
+				*end = SMTP_BODY_STRAY;
+				return i + 1;
+			}
+			if (c == '\r')
+				s = s == 2 ? 3 : 4;
+			else if (s == 1 && c == '.')
+				s = 2;
+			else
+				s = 0;
+			break;
+		case 3:
+			if (c == '\n') {
+				*state = 1;
+				*end = SMTP_BODY_END;
+				return i + 1;
+			}
+			s = c == '\r' ? 4 : 0;
+			break;
+		case 4:
+			if (c == '\n')
+				s = 1;
+			else if (c != '\r')
+				s = 0;
+			break;
+		}
+	}
+	*state = s;
+	return len;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char		*p = (const char *)data;
+	const char		*nl;
+	struct smtp_body	 b;
+	size_t			 off, n, m, len, piece;
+	int			 ha, hb, e1, e2, rs = 1;
+
+	/* every line as qmail would cut it */
+	for (off = 0; off < size; off += len + 1) {
+		nl = memchr(p + off, '\n', size - off);
+		len = nl != NULL ? (size_t)(nl - (p + off)) : size - off;
+		if (nl == NULL)
+			break;
+		assert(smtp_verb(p + off, len, 1, &ha) ==
+		    ref_verb(p + off, len, &hb));
+		assert(ha == hb);
+	}
+	/* the whole input as a message, in pieces sized by its own bytes */
+	smtp_body_init(&b);
+	for (off = 0; off < size; off += n) {
+		piece = 1 + (size > 0 ? data[off] % 97 : 0);
+		if (piece > size - off)
+			piece = size - off;
+		n = smtp_body_scan(&b, p + off, piece, &e1);
+		m = ref_body(&rs, p + off, piece, &e2);
+		assert(n == m && e1 == e2 && b.state == rs);
+		if (e1 != SMTP_BODY_MORE)
+			break;
+	}
+	return 0;
+}
+#endif
+
+#ifdef FUZZ_proxy
+#include "proxy.h"
+
+#define SZ	4096
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char	 m[4][SZ];
+	struct proxy	 px;
+	struct buf	 in, tochild, chout, toclient;
+	size_t		 i = 0, n, sent;
+	int		 op, starttls = 0;
+
+	if (size < 1)
+		return 0;
+	buf_init(&in, m[0], SZ);
+	buf_init(&tochild, m[1], SZ);
+	buf_init(&chout, m[2], SZ);
+	buf_init(&toclient, m[3], SZ);
+	proxy_init(&px, data[0] & 1, (data[0] >> 1) & 1, (data[0] >> 2) & 1,
+	    (data[0] >> 3) & 1);
+	if (data[0] & 16)
+		proxy_restart(&px);
+	for (i = 1; i < size; i += n) {
+		op = data[i++] % 4;
+		n = i < size ? 1 + data[i] % 200 : 0;
+		if (n > size - i)
+			n = size - i;
+		switch (op) {
+		case 0:		/* client bytes */
+			if (proxy_reading(&px) && buf_room(&in) >= n)
+				buf_put(&in, data + i, n);
+			break;
+		case 1:		/* server bytes */
+			if (proxy_listening(&px) && buf_room(&chout) >= n)
+				buf_put(&chout, data + i, n);
+			break;
+		case 2:		/* the server reads */
+			buf_drop(&tochild, n * 16);
+			break;
+		case 3:		/* the client reads */
+			buf_drop(&toclient, n * 16);
+			break;
+		}
+		sent = tochild.len;
+		proxy_client(&px, &in, &tochild, &toclient);
+		proxy_child(&px, &chout, &toclient);
+		/* once STARTTLS is accepted, nothing more reaches the server */
+		if (starttls)
+			assert(tochild.len <= sent);
+		if (px.state == PROXY_STARTTLS) {
+			starttls = 1;
+			assert(in.len == 0);
+		}
+		assert(px.ntags <= PROXY_MAXTAGS);
+		assert(in.len <= SZ && tochild.len <= SZ && chout.len <= SZ &&
+		    toclient.len <= SZ);
+		assert(px.ehlolen <= sizeof(px.ehlo));
+	}
+	return 0;
+}
+#endif
+
+#ifdef FUZZ_control
+#include "control.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char	 dir[64];
+	char		 line[256], path[128];
+	long		 v;
+	int		 fd;
+
+	if (dir[0] == '\0') {
+		snprintf(dir, sizeof(dir), "/tmp/fuzz-control.%ld",
+		    (long)getpid());
+		mkdir(dir, 0700);
+	}
+	snprintf(path, sizeof(path), "%s/f", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+		return 0;
+	if (write(fd, data, size) != (ssize_t)size) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	if (control_readline(dir, "f", line, sizeof(line)) == 1)
+		assert(strlen(line) < sizeof(line));
+	(void)control_readint(dir, "f", &v);
+	(void)control_hasline(dir, "f", "good@example.com");
+	return 0;
+}
+#endif
+
+#ifdef FUZZ_certid
+#include "certid.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct certid	 id;
+	const char	*ca = getenv("FUZZ_CA");
+	char		 why[512];
+	size_t		 i;
+
+	certid_check(&id, data, size, ca, NULL);
+	assert(id.naddr <= CERTID_MAXADDR);
+	for (i = 0; i < id.naddr; i++)
+		assert(strchr(id.addr[i], '@') != NULL &&
+		    strlen(id.addr[i]) < sizeof(id.addr[i]));
+	assert(!id.verified || id.provided);
+	(void)certid_server(data, size, ca != NULL ? ca : "/nonexistent",
+	    "mx.example.org", why, sizeof(why));
+	return 0;
+}
+#endif
+
+#ifdef FUZZ_reply
+#include "report.h"
+#include "smtpc.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct smtpc	 s;
+	static int		 devnull = -1;
+	int			 sv[2], code;
+
+	if (devnull == -1) {
+		/* report_*() write to fd 1 */
+		devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+	}
+	if (size > 60000 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+		return 0;
+	if (write(sv[1], data, size) != (ssize_t)size) {
+		close(sv[0]);
+		close(sv[1]);
+		return 0;
+	}
+	shutdown(sv[1], SHUT_WR);
+	smtpc_init(&s, sv[0], 1000);
+	while ((code = smtpc_reply(&s)) != -1) {
+		assert(code >= 100 && code <= 999);
+		assert(s.textlen <= SMTPC_TEXTMAX);
+		(void)smtpc_keyword(&s, "STARTTLS");
+		report_text(s.text, s.textlen);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return 0;
+}
+#endif
+
+#ifdef FUZZ_dns
+/* the parser is static: take it in whole */
+#include "../lib/dns.c"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct dns_list	 l;
+	static struct mxwalk	 w;
+	struct ipwalk		 iw;
+
+	if (size < sizeof(HEADER) || size > 8192)
+		return 0;
+	memset(&w, 0, sizeof(w));
+	(void)walk(data, (int)size, T_MX, mx_rr, &w);
+	assert(w.n <= DNS_MAXADDR);
+	l.n = 0;
+	iw.l = &l;
+	iw.pref = 0;
+	iw.host = "fuzz.example";
+	iw.af = AF_INET;
+	(void)walk(data, (int)size, T_A, ip_rr, &iw);
+	iw.af = AF_INET6;
+	(void)walk(data, (int)size, T_AAAA, ip_rr, &iw);
+	assert(l.n <= DNS_MAXADDR);
+	return 0;
+}
+#endif
