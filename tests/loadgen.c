@@ -2,7 +2,14 @@
  * loadgen: SMTP sessions as fast as a front will take them, for make bench.
  *
  *	loadgen [-T] [-v 1.2|1.3] [-C ciphers] [-n sessions] [-c concurrency]
- *	    [-s bytes] host port
+ *	    [-s bytes] [-m messages] [-z] [-K certkey.pem] host port
+ *
+ * -m sends that many messages per session; -z makes their sizes vary
+ * (200 bytes to -s) and gives each a header "X-Load: i j" (session,
+ * message) and a body that follows from i and j, so that the receiving
+ * side can check every message arrived once and intact (tests/t_load.py
+ * builds the same bodies); -K presents a client certificate in every
+ * odd session, which then relays to far@foreign.net.
  *
  * Each session: greeting, EHLO, (-T: STARTTLS, handshake, EHLO,) MAIL,
  * RCPT, DATA, a message of -s bytes, QUIT; every reply is checked.  The
@@ -37,8 +44,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-static const char	*host, *port;
-static int		 starttls, nsessions = 100, conc = 4;
+static const char	*host, *port, *certkey;
+static int		 starttls, nsessions = 100, conc = 4, nmsg = 1, mixed;
 static size_t		 msgsize = 200;
 static char		*msg;
 static SSL_CTX		*ctx;
@@ -135,14 +142,36 @@ cmd(struct sess *s, const char *line, int want)
 }
 
 static double	 datatime;	/* this worker's time in DATA, for MB/s */
+static char	*mixbuf;
+
+/* Message j of session i, for -z: see tests/t_load.py, which agrees. */
+static size_t
+mixmsg(int i, int j)
+{
+	size_t	 size, len, n;
+	int	 line = 0;
+
+	size = 200 + ((size_t)i * 7919 + (size_t)j * 104729) %
+	    (msgsize > 200 ? msgsize - 200 + 1 : 1);
+	len = (size_t)snprintf(mixbuf, 64, "X-Load: %d %d\r\n\r\n", i, j);
+	while (len < size) {
+		n = size - len > 78 ? 76 : size - len > 3 ? size - len - 2 : 1;
+		memset(mixbuf + len, 'a' + (i + j + line) % 26, n);
+		len += n;
+		mixbuf[len++] = '\r';
+		mixbuf[len++] = '\n';
+		line++;
+	}
+	return len;
+}
 
 static int
-session(void)
+session(int i)
 {
 	struct sess		 s;
 	struct addrinfo		 hints, *ai;
 	double			 t;
-	int			 one = 1, ok = -1;
+	int			 one = 1, ok = -1, j;
 
 	memset(&s, 0, sizeof(s));
 	memset(&hints, 0, sizeof(hints));
@@ -164,6 +193,10 @@ session(void)
 		if (cmd(&s, "STARTTLS\r\n", 220) == -1 || s.off != s.len)
 			goto done;
 		if ((s.tls = SSL_new(ctx)) == NULL ||
+		    (certkey != NULL && i % 2 == 1 &&
+		    (SSL_use_certificate_chain_file(s.tls, certkey) != 1 ||
+		    SSL_use_PrivateKey_file(s.tls, certkey,
+		    SSL_FILETYPE_PEM) != 1)) ||
 		    SSL_set_fd(s.tls, s.fd) != 1 ||
 		    SSL_set_tlsext_host_name(s.tls, "localhost") != 1 ||
 		    SSL_connect(s.tls) != 1)
@@ -171,15 +204,26 @@ session(void)
 		if (cmd(&s, "EHLO loadgen\r\n", 250) == -1)
 			goto done;
 	}
-	if (cmd(&s, "MAIL FROM:<load@gen.example>\r\n", 250) == -1 ||
-	    cmd(&s, "RCPT TO:<sink@example.org>\r\n", 250) == -1 ||
-	    cmd(&s, "DATA\r\n", 354) == -1)
-		goto done;
-	/* DATA MB/s: from the first byte of the message to the 250 */
-	t = now();
-	if (put(&s, msg, msgsize) == -1 || cmd(&s, ".\r\n", 250) == -1)
-		goto done;
-	datatime += now() - t;
+	for (j = 0; j < nmsg; j++) {
+		const char	*body = msg;
+		size_t		 len = msgsize;
+
+		if (mixed) {
+			len = mixmsg(i, j);
+			body = mixbuf;
+		}
+		if (cmd(&s, "MAIL FROM:<load@gen.example>\r\n", 250) == -1 ||
+		    cmd(&s, certkey != NULL && i % 2 == 1 ?
+		    "RCPT TO:<far@foreign.net>\r\n" :
+		    "RCPT TO:<sink@example.org>\r\n", 250) == -1 ||
+		    cmd(&s, "DATA\r\n", 354) == -1)
+			goto done;
+		/* DATA MB/s: from the first byte of the message to the 250 */
+		t = now();
+		if (put(&s, body, len) == -1 || cmd(&s, ".\r\n", 250) == -1)
+			goto done;
+		datatime += now() - t;
+	}
 	if (cmd(&s, "QUIT\r\n", 221) == -1)
 		goto done;
 	ok = 0;
@@ -204,7 +248,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen [-T] [-v 1.2|1.3] [-C ciphers] "
-	    "[-n sessions] [-c concurrency] [-s bytes] host port\n");
+	    "[-n sessions] [-c concurrency] [-s bytes] [-m messages] [-z] "
+	    "[-K certkey.pem] host port\n");
 	exit(100);
 }
 
@@ -220,8 +265,11 @@ main(int argc, char *argv[])
 	ssize_t		 r;
 	int		 c, k, p[2], failed = 0, status;
 
-	while ((c = getopt(argc, argv, "Tv:C:n:c:s:")) != -1) {
+	while ((c = getopt(argc, argv, "Tv:C:n:c:s:m:zK:")) != -1) {
 		switch (c) {
+		case 'm': nmsg = atoi(optarg); break;
+		case 'z': mixed = 1; break;
+		case 'K': certkey = optarg; break;
 		case 'T': starttls = 1; break;
 		case 'v': version = optarg; break;
 		case 'C': ciphers = optarg; break;
@@ -232,13 +280,15 @@ main(int argc, char *argv[])
 		}
 	}
 	argv += optind;
-	if (argc - optind != 2 || nsessions < 1 || conc < 1 || msgsize < 2)
+	if (argc - optind != 2 || nsessions < 1 || conc < 1 || msgsize < 2 ||
+	    nmsg < 1)
 		usage();
 	host = argv[0];
 	port = argv[1];
 
 	/* the message: lines of 78 letters, CRLF ended */
-	if ((msg = malloc(msgsize + 8)) == NULL)
+	if ((msg = malloc(msgsize + 8)) == NULL ||
+	    (mixbuf = malloc(msgsize + 256)) == NULL)
 		return 111;
 	for (i = 0; i < msgsize; i++)
 		msg[i] = (char)('a' + (i * 7 + i / 13) % 26);
@@ -281,7 +331,7 @@ main(int argc, char *argv[])
 
 				datatime = 0;
 				t = now();
-				rec[0] = session() == 0 ? now() - t : -1;
+				rec[0] = session((int)i) == 0 ? now() - t : -1;
 				rec[1] = datatime;
 				if (write(p[1], rec, sizeof(rec)) != sizeof(rec))
 					_exit(111);
@@ -310,6 +360,7 @@ main(int argc, char *argv[])
 	qsort(lat, got, sizeof(double), cmpd);
 	for (sum = 0, i = 0; i < got; i++)
 		sum += lat[i];
+	printf("messages=%zu ", got * (size_t)nmsg);
 	printf("sessions=%d ok=%zu failed=%d seconds=%.3f rate=%.2f "
 	    "p50_ms=%.2f p99_ms=%.2f mbps=%.2f bytes=%zu checksum=%016llx\n",
 	    nsessions, got, failed, t, got / t,

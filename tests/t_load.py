@@ -1,0 +1,82 @@
+"""Load: 100 concurrent STARTTLS sessions through real tcpserver and
+starttls-smtpd, 2000 messages of mixed sizes, half the sessions relaying
+by client certificate.  Every message must arrive exactly once and
+intact, no session may hang, every process must end, and a session's
+memory must not grow as the run goes on.
+"""
+import os
+import re
+import statistics
+
+from lib import (BUILD, Server, cert, expect, expect_eq, run, WORK)
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def mixmsg(i, j, maxsize):
+    """What loadgen -z sends as message j of session i (see loadgen.c)."""
+    size = 200 + (i * 7919 + j * 104729) % (maxsize - 200 + 1)
+    text = b"X-Load: %d %d\r\n\r\n" % (i, j)
+    line = 0
+    while len(text) < size:
+        rem = size - len(text)
+        n = 76 if rem > 78 else (rem - 2 if rem > 3 else 1)
+        text += bytes([97 + (i + j + line) % 26]) * n + b"\r\n"
+        line += 1
+    return text
+
+
+@test
+def load_2000_messages_100_concurrent():
+    sessions, per, maxsize = 200, 10, 65536
+    mlog = os.path.join(WORK, "load-measure.log")
+    srv = Server(("MEASURE", mlog, "F", "SMTPD", "STANDIN"),
+                 tcpopts=["-c", "100"])
+    srv.chain = [os.path.join(BUILD, "measure") if w == "MEASURE" else w
+                 for w in srv.chain]
+    with srv:
+        os.unlink(mlog)         # the readiness probe's session
+        p = run([os.path.join(BUILD, "loadgen"), "-T", "-n", str(sessions),
+                 "-c", "100", "-m", str(per), "-z", "-s", str(maxsize),
+                 "-K", cert("client-combined.pem"), "127.0.0.1",
+                 str(srv.port)], timeout=120)
+        out = dict(kv.split("=") for kv in p.stdout.decode().split())
+        expect_eq(out.get("failed"), "0", "failed sessions: " +
+                  p.stdout.decode() +
+                  p.stderr.decode(errors="replace"))
+        expect_eq(out.get("messages"), str(sessions * per), "messages")
+        expect(float(out["seconds"]) < 60, "took %s s" % out["seconds"])
+        expect(srv.idle(30), "sessions still running after the load")
+
+        # every message exactly once, byte for byte, to the right place
+        seen = {}
+        for sender, rcpts, data in srv.messages():
+            m = re.search(rb"^X-Load: (\d+) (\d+)\n", data, re.M)
+            expect(m, "message without X-Load header")
+            i, j = int(m.group(1)), int(m.group(2))
+            expect((i, j) not in seen, "message %d/%d twice" % (i, j))
+            seen[(i, j)] = 1
+            want = mixmsg(i, j, maxsize).replace(b"\r\n", b"\n")
+            expect(data[m.start():] == want, "message %d/%d damaged" %
+                   (i, j))
+            expect_eq(rcpts, ["far@foreign.net" if i % 2 else
+                              "sink@example.org"], "recipient of %d" % i)
+        expect_eq(len(seen), sessions * per, "distinct messages")
+
+        # every server behind us ended; two per STARTTLS session
+        pids = srv.sessions()
+        expect_eq(len(pids), 2 * sessions, "qmail-smtpd processes")
+        expect(all(srv.sexit(pid) is not None for pid in pids),
+               "a qmail-smtpd never ended")
+
+    # memory flat: the last sessions are no bigger than the first
+    rss = [int(re.search(r"maxrss_kb=(\d+)", l).group(1))
+           for l in open(mlog) if l.startswith("F ")]
+    expect_eq(len(rss), sessions, "measured sessions")
+    first, last = statistics.median(rss[:40]), statistics.median(rss[-40:])
+    expect(last <= first * 1.1, "RSS grew: %d -> %d KiB" % (first, last))
