@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,13 +44,15 @@ static struct {
 	int		 smtps;
 	int		 idle;		/* seconds */
 	int		 handshake;	/* seconds */
-} opt = { NULL, 0, 1800, 60 };
+	long		 uid, gid;	/* to become when started as root */
+} opt = { NULL, 0, 1800, 60, -1, -1 };
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: starttls-smtpd [-s] [-c controldir] "
-	    "[-t timeout] [-T handshake-timeout] prog [arg ...]\n");
+	fprintf(stderr, "usage: starttls-smtpd [-sU] [-c controldir] "
+	    "[-t timeout] [-T handshake-timeout] [-u uid] [-g gid] "
+	    "prog [arg ...]\n");
 	exit(100);
 }
 
@@ -64,6 +67,43 @@ seconds(const char *s)
 	if (*s == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 86400)
 		usage();
 	return (int)v;
+}
+
+static long
+number(const char *s)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = s != NULL ? strtol(s, &end, 10) : -1;
+	if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < 0)
+		usage();
+	return v;
+}
+
+/*
+ * Started as root (tcpserver without -u): the key has been read, now
+ * become the user given, or refuse to go on; nothing that talks to the
+ * client or starts qmail-smtpd runs as root.
+ */
+static void
+drop(void)
+{
+	gid_t	 g;
+
+	if (geteuid() != 0)
+		return;
+	if (opt.uid <= 0 || opt.gid < 0)
+		log_fatal(100, "refusing to run as root: give -u and -g, "
+		    "or -U with $UID and $GID (or run tcpserver -u)");
+	g = (gid_t)opt.gid;
+	if (setgroups(1, &g) == -1 || setgid(g) == -1 ||
+	    setuid((uid_t)opt.uid) == -1)
+		log_fatal(111, "unable to drop privileges: %s",
+		    strerror(errno));
+	if (getuid() == 0 || geteuid() == 0 || setuid(0) != -1)
+		log_fatal(111, "unable to drop privileges: still root");
 }
 
 /* Tell a plaintext client why the session ends, as qmail would. */
@@ -183,8 +223,18 @@ main(int argc, char *argv[])
 	log_init("starttls-smtpd");
 	signal(SIGPIPE, SIG_IGN);
 	opt.controldir = getenv("STARTTLS_CONTROLDIR");
-	while ((c = getopt(argc, argv, "+c:st:T:")) != -1) {
+	while ((c = getopt(argc, argv, "+c:st:T:Uu:g:")) != -1) {
 		switch (c) {
+		case 'U':
+			opt.uid = number(getenv("UID"));
+			opt.gid = number(getenv("GID"));
+			break;
+		case 'u':
+			opt.uid = number(optarg);
+			break;
+		case 'g':
+			opt.gid = number(optarg);
+			break;
 		case 'c':
 			opt.controldir = optarg;
 			break;
@@ -233,17 +283,30 @@ main(int argc, char *argv[])
 	ch.in = ch.out = -1;
 
 	if (!opt.smtps) {
-		if (child_start(&ch, argv, &env) == -1) {
+		/*
+		 * Usually the server starts first and TLS is configured
+		 * while it starts up; as root, the key must be read and
+		 * root given up before anything else runs.
+		 */
+		if (geteuid() != 0 && child_start(&ch, argv, &env) == -1) {
 			say(&cl, "421 unable to start SMTP service (#4.3.0)\r\n");
 			log_fatal(111, "unable to run %s: %s", argv[0],
 			    strerror(errno));
 		}
-		/* configured while the server starts up */
 		if (strcmp(policy, "-") != 0) {
 			server = tlsconf_server(opt.controldir, ciphers,
 			    &askcert, err, sizeof(err));
 			if (server == NULL)
 				log_info("TLS not available: %s", err);
+		}
+		if (geteuid() == 0) {
+			drop();
+			if (child_start(&ch, argv, &env) == -1) {
+				say(&cl, "421 unable to start SMTP service "
+				    "(#4.3.0)\r\n");
+				log_fatal(111, "unable to run %s: %s", argv[0],
+				    strerror(errno));
+			}
 		}
 		proxy_init(&px, 0, server != NULL, strcmp(policy, "!") == 0,
 		    strcmp(policy, "-") == 0);
@@ -259,6 +322,7 @@ main(int argc, char *argv[])
 		    err, sizeof(err));
 		if (server == NULL)
 			log_fatal(111, "TLS not available: %s", err);
+		drop();
 	}
 
 	if (handshake(&cl, server) != 0)

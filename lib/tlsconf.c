@@ -161,6 +161,8 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 		tls_free(ctx);
 		ctx = NULL;
 	}
+	/* parsed into the context now: the PEM copy of the key can go */
+	tls_config_clear_keys(cfg);
  done:
 	tls_unload_file(mem, memlen);
 	tls_config_free(cfg);
@@ -215,6 +217,7 @@ tlsconf_client(const char *dir, char *err, size_t errlen)
 		tls_free(ctx);
 		ctx = NULL;
 	}
+	/* not tls_config_clear_keys(): a client loads its key at connect */
  done:
 	if (mem != NULL)
 		tls_unload_file(mem, memlen);

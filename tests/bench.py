@@ -68,8 +68,8 @@ class Tcpserver:
         self.log = tempfile.NamedTemporaryFile(prefix="bench-tcpserver.",
                                                delete=False)
         self.proc = subprocess.Popen(
-            ["tcpserver", "-c", "200", "-R", "-H", "-l", "localhost",
-             "127.0.0.1", str(self.port)] + chain, env=env,
+            ["tcpserver", "-c", "200", "-R", "-H", "-l", "localhost"] +
+            lib.AS_USER + ["127.0.0.1", str(self.port)] + chain, env=env,
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         if not lib.wait_for(self._up, 5):
             raise RuntimeError("tcpserver did not start")
@@ -107,8 +107,10 @@ class Run:
     def __init__(self, work, front, backend):
         self.dir = tempfile.mkdtemp(dir=work)
         self.front, self.backend = front, backend
+        os.chmod(self.dir, 0o777)      # measure and nullsmtpd log here
         self.rec = os.path.join(self.dir, "rec")
         os.mkdir(self.rec)
+        os.chmod(self.rec, 0o777)
         self.nulllog = os.path.join(self.dir, "null.log")
         self.mlog = os.path.join(self.dir, "measure.log")
         self.env = dict(os.environ, STANDIN_HOME=work, STANDIN_RECORD=self.rec,
@@ -213,6 +215,7 @@ def main():
     a = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="starttls-bench.")
+    os.chmod(work, 0o755)
     try:
         return bench(work, a)
     finally:

@@ -6,6 +6,11 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/starttls-demo.XXXXXX")
+chmod 755 "$work"
+# as root, run the servers as nobody, as a qmail run script runs them
+# as qmaild: starttls-smtpd refuses to run as root
+asuser=
+[ "$(id -u)" -eq 0 ] && asuser="-u $(id -u nobody) -g $(id -g nobody)"
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
@@ -18,6 +23,7 @@ say() { printf '\n=== %s\n' "$*"; }
 say "throw-away certificates (CA, server, client good@example.com)"
 sh "$top/tests/mkcerts.sh" "$work/certs"
 mkdir -p "$work/qmail/control" "$work/queue"
+chmod 777 "$work/queue"
 cp "$work/certs/servercert.pem" "$work/certs/clientca.pem" \
     "$work/qmail/control/"
 echo good@example.com > "$work/qmail/control/tlsclients"
@@ -29,7 +35,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 say "tcpserver 127.0.0.1 $port starttls-smtpd qmail-smtpd-standin"
 STARTTLS_CONTROLDIR=$work/qmail/control STANDIN_HOME=$work/qmail \
     STANDIN_RECORD=$work/queue \
-    tcpserver -v -R -H -l localhost 127.0.0.1 "$port" \
+    tcpserver -v -R -H -l localhost $asuser 127.0.0.1 "$port" \
     "$top/build/starttls-smtpd" "$top/build/qmail-smtpd-standin" \
     >"$work/log" 2>&1 &
 pid=$!

@@ -5,6 +5,7 @@ process started here is stopped here, by PID.
 """
 import glob
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -23,6 +24,14 @@ STANDIN = os.path.join(BUILD, "qmail-smtpd-standin")
 ODD = os.path.join(TOP, "tests", "oddserver.py")
 WORK = tempfile.mkdtemp(prefix="starttls-test.")
 CERTS = os.path.join(WORK, "certs")
+# As root, the servers run as nobody, as qmail-smtpd runs as qmaild:
+# starttls-smtpd refuses to run as root.  They must reach the test files.
+os.chmod(WORK, 0o755)
+if os.geteuid() == 0:
+    _pw = pwd.getpwnam("nobody")
+    AS_USER = ["-u", str(_pw.pw_uid), "-g", str(_pw.pw_gid)]
+else:
+    AS_USER = []
 
 
 class Fail(Exception):
@@ -98,6 +107,7 @@ class Server:
         self.logpath = os.path.join(self.dir, "log")
         os.makedirs(self.control)
         os.makedirs(self.rec)
+        os.chmod(self.rec, 0o777)      # the servers write their records
         files = {
             "me": "standin.example.org\n",
             "rcpthosts": "example.org\n",
@@ -122,7 +132,7 @@ class Server:
                          "STARTTLS_CONTROLDIR": self.control})
         self.env.update(env or {})
         self.rules = rules
-        self.tcpopts = list(tcpopts)
+        self.tcpopts = AS_USER + list(tcpopts)
         self.proc = None
         self.port = None
         self.probes = 0

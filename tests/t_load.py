@@ -8,7 +8,7 @@ import os
 import re
 import statistics
 
-from lib import (BUILD, Server, cert, expect, expect_eq, run, WORK)
+from lib import BUILD, Server, cert, expect, expect_eq, run
 
 TESTS = []
 
@@ -34,13 +34,12 @@ def mixmsg(i, j, maxsize):
 @test
 def load_2000_messages_100_concurrent():
     sessions, per, maxsize = 200, 10, 65536
-    mlog = os.path.join(WORK, "load-measure.log")
-    srv = Server(("MEASURE", mlog, "F", "SMTPD", "STANDIN"),
-                 tcpopts=["-c", "100"])
-    srv.chain = [os.path.join(BUILD, "measure") if w == "MEASURE" else w
-                 for w in srv.chain]
+    srv = Server(tcpopts=["-c", "100"])
+    # in the record directory, which the servers (as nobody) can write,
+    # and which is emptied after the readiness probe
+    mlog = os.path.join(srv.rec, "measure.log")
+    srv.chain = [os.path.join(BUILD, "measure"), mlog, "F"] + srv.chain
     with srv:
-        os.unlink(mlog)         # the readiness probe's session
         p = run([os.path.join(BUILD, "loadgen"), "-T", "-n", str(sessions),
                  "-c", "100", "-m", str(per), "-z", "-s", str(maxsize),
                  "-K", cert("client-combined.pem"), "127.0.0.1",

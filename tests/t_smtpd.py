@@ -798,6 +798,43 @@ def child_gets_default_sigpipe():
 
 
 @test
+def root_drops_privileges_after_reading_the_key():
+    """Started as root (tcpserver without -u): the key, readable by root
+    only, is loaded, then the relay and qmail-smtpd run as $UID/$GID."""
+    if os.geteuid() != 0:
+        return "skip"
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    script = ('awk \'/^Uid/{print $2}\' /proc/$PPID/status '
+              '> "$STANDIN_RECORD/uid.$$"; id -u >> "$STANDIN_RECORD/uid.$$"; '
+              'exec "$0"')
+    srv = Server(("SMTPD", "-U", "sh", "-c", script, STANDIN),
+                 env={"UID": str(nobody.pw_uid), "GID": str(nobody.pw_gid)})
+    srv.tcpopts = []                    # tcpserver runs us as root
+    os.chmod(os.path.join(srv.control, "servercert.pem"), 0o600)
+    with srv:
+        r = tls_session(srv, "client", rcpt=b"x@foreign.net")
+        expect(r.startswith(b"250"), "relay by certificate: %r" % r)
+        srv.idle()
+        uids = [open(os.path.join(srv.rec, f)).read().split()
+                for f in os.listdir(srv.rec) if f.startswith("uid.")]
+        expect_eq(len(uids), 2, "servers started")
+        for relay, child in uids:
+            expect_eq((relay, child), (str(nobody.pw_uid),) * 2,
+                      "uids of starttls-smtpd and qmail-smtpd")
+    # root with no user to become: refused
+    srv = Server()
+    srv.tcpopts = []
+    with srv:
+        c = Client(srv.port)
+        expect_eq(c.rest(3), b"", "no greeting from a refusing front")
+        c.close()
+        srv.idle()
+        expect_in("fatal: refusing to run as root", srv.ourlog(), "log")
+        expect_in(" status 25600", srv.log(), "exit 100")
+
+
+@test
 def refused_greeting_after_tls_reaches_client():
     """rblsmtpd -t0 refuses at once; after TLS its refusal is the answer
     to the client's EHLO, and the session ends."""
