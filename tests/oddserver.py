@@ -11,14 +11,17 @@ records its input to $STANDIN_RECORD/<pid>.in.  Options pick the oddity:
   --hugereply N       answer NOOP with an N-byte reply line
   --silent            never answer anything after the greeting
   --exit-after N      exit (status 3) after reading N commands
+  --crash-after N     die by SIGKILL after reading N commands
 """
 import os
+import signal  # noqa: F401 (SIGKILL is 9 everywhere we run)
 import sys
 import time
 
 args = sys.argv[1:]
 opt = {"greeting": "220 odd.example ESMTP", "starttls": False, "split": False,
-       "delay": 0.0, "hugereply": 0, "silent": False, "exit_after": 0}
+       "delay": 0.0, "hugereply": 0, "silent": False, "exit_after": 0,
+       "crash_after": 0}
 while args:
     a = args.pop(0)
     if a == "--greeting":
@@ -35,6 +38,8 @@ while args:
         opt["silent"] = True
     elif a == "--exit-after":
         opt["exit_after"] = int(args.pop(0))
+    elif a == "--crash-after":
+        opt["crash_after"] = int(args.pop(0))
     else:
         sys.exit("oddserver: unknown option " + a)
 
@@ -111,3 +116,5 @@ while True:
             out("250 ok\r\n")
         if opt["exit_after"] and ncmd >= opt["exit_after"]:
             finish(3)
+        if opt["crash_after"] and ncmd >= opt["crash_after"]:
+            os.kill(os.getpid(), 9)

@@ -1,0 +1,133 @@
+"""Faults: break the session in each state and check that the right thing
+happens, no mail is lost or doubled, and no process is left behind.
+(Stalls in each phase, certificate faults, vanishing clients and refusing
+servers are in t_smtpd.py.)
+"""
+import re
+import socket
+import ssl
+
+from lib import (Client, Server, expect, expect_eq, expect_in)
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def all_ended(srv):
+    expect(srv.idle(10), "a session is still running")
+    for pid in srv.sessions():
+        expect(srv.sexit(pid) is not None, "qmail-smtpd %d left behind" % pid)
+
+
+def to_data(c, tls):
+    c.reply()
+    if tls:
+        c.cmd(b"EHLO x")
+        c.cmd(b"STARTTLS")
+        c.starttls()
+    c.cmd(b"EHLO x")
+    c.cmd(b"MAIL FROM:<a@b.org>")
+    c.cmd(b"RCPT TO:<u@example.org>")
+    expect_eq(c.cmd(b"DATA"), b"354 go ahead\r\n", "DATA")
+
+
+@test
+def client_dies_mid_data():
+    """Half a message, then the client is gone: nothing is queued."""
+    with Server() as srv:
+        for tls in (False, True):
+            c = Client(srv.port)
+            to_data(c, tls)
+            c.send(b"Subject: half\r\n\r\nthis message never ends")
+            c.s.close()
+        all_ended(srv)
+        expect_eq(srv.messages(), [], "a half message was queued")
+
+
+@test
+def client_dies_after_dot_before_reply():
+    """The whole message was sent: it is queued, once, reply or not."""
+    with Server() as srv:
+        for tls in (False, True):
+            c = Client(srv.port)
+            to_data(c, tls)
+            c.send(b"Subject: whole\r\n\r\ncomplete\r\n.\r\n")
+            c.s.close()
+        all_ended(srv)
+        expect_eq(len(srv.messages()), 2, "messages queued")
+
+
+@test
+def server_behind_crashes_in_each_phase():
+    for after, tls in ((1, False), (1, True), (3, True)):
+        with Server(("SMTPD", "ODD", "--crash-after", str(after))) as srv:
+            c = Client(srv.port)
+            c.reply()
+            if tls:
+                c.cmd(b"STARTTLS")
+                c.starttls()
+            c.send(b"EHLO x\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<u@x.org>\r\n")
+            got = c.rest(3)
+            c.close()
+            expect(srv.idle(10), "session left running (crash after %d, "
+                   "tls %d)" % (after, tls))
+            expect(re.search(r"tcpserver: end \d+ status 28416", srv.log()),
+                   "a crashed server is exit 111: " + srv.log()[-300:])
+            # it answered every command it read, the last one included,
+            # then died: EHLO's reply, then one "250 ok" per later command
+            expect(got.startswith(b"250-odd.example"), "EHLO reply: %r" %
+                   got)
+            expect_eq(got.count(b"250 ok\r\n"), after - 1,
+                      "replies before the crash")
+
+
+@test
+def server_behind_never_answers():
+    chain = ("SMTPD", "-t", "2", "ODD", "--silent")
+    with Server(chain) as srv:
+        c = Client(srv.port)
+        expect_eq(c.reply(), b"220 odd.example ESMTP\r\n", "greeting")
+        c.send(b"EHLO x\r\n")
+        expect_eq(c.rest(6), b"", "nothing but the end")
+        c.close()
+        expect(srv.idle(10), "session left running")
+        expect_in("timeout: nothing moved for 2 seconds", srv.ourlog(), "log")
+
+
+@test
+def garbage_instead_of_client_hello():
+    with Server() as srv:
+        c = Client(srv.port)
+        c.reply()
+        c.cmd(b"STARTTLS")
+        c.send(b"EHLO this is not TLS\r\n" * 20)
+        c.rest(3)
+        c.close()
+        all_ended(srv)
+        expect_in("TLS handshake failed", srv.ourlog(), "log")
+
+
+@test
+def not_tls_mid_session():
+    """Plaintext bytes where TLS records belong, after the handshake."""
+    with Server() as srv:
+        c = Client(srv.port)
+        c.reply()
+        c.cmd(b"STARTTLS")
+        s = c.starttls()
+        c.cmd(b"EHLO x")
+        # underneath the TLS layer, on the raw socket
+        raw = socket.socket(fileno=s.detach())
+        raw.sendall(b"\x15\x03\x03\x00\x02\x02\x28" + b"garbage\r\n" * 10)
+        try:
+            raw.settimeout(3)
+            raw.recv(100)
+        except (socket.timeout, OSError):
+            pass
+        raw.close()
+        all_ended(srv)
+        expect_in("client read failed", srv.ourlog(), "log")
