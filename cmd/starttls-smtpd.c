@@ -29,7 +29,12 @@
 #include "log.h"
 #include "proxy.h"
 #include "relay.h"
+#include "sandbox.h"
 #include "tlsconf.h"
+
+#ifndef VERSION
+#define VERSION		"unknown"
+#endif
 
 #ifndef CONTROLDIR
 #define CONTROLDIR	"/var/qmail/control"
@@ -50,7 +55,7 @@ static struct {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: starttls-smtpd [-sU] [-c controldir] "
+	fprintf(stderr, "usage: starttls-smtpd [-sUV] [-c controldir] "
 	    "[-t timeout] [-T handshake-timeout] [-u uid] [-g gid] "
 	    "prog [arg ...]\n");
 	exit(100);
@@ -223,8 +228,12 @@ main(int argc, char *argv[])
 	log_init("starttls-smtpd");
 	signal(SIGPIPE, SIG_IGN);
 	opt.controldir = getenv("STARTTLS_CONTROLDIR");
-	while ((c = getopt(argc, argv, "+c:st:T:Uu:g:")) != -1) {
+	while ((c = getopt(argc, argv, "+c:st:T:Uu:g:V")) != -1) {
 		switch (c) {
+		case 'V':
+			printf("starttls-smtpd %s (sandbox: %s)\n", VERSION,
+			    sandbox_kind());
+			return 0;
 		case 'U':
 			opt.uid = number(getenv("UID"));
 			opt.gid = number(getenv("GID"));
@@ -336,6 +345,10 @@ main(int argc, char *argv[])
 		proxy_init(&px, 1, 0, 0, 0);
 	else
 		proxy_restart(&px);
+	/* the last server has started: from here on we only relay bytes */
+	if (sandbox_relay() == -1)
+		log_info("unable to narrow the relay with %s: %s",
+		    sandbox_kind(), strerror(errno));
 	how = relay_run(&cl, &ch, &px, opt.idle * 1000);
 	return finish(&cl, &ch, how);
 }

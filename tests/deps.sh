@@ -5,7 +5,7 @@
 #	sh tests/deps.sh build|demo|check|bench|all
 set -eu
 
-build="gcc make pkg-config libtls-dev libssl-dev"
+build="gcc make pkg-config libtls-dev libssl-dev libseccomp-dev"
 demo="$build ucspi-tcp swaks openssl python3"
 check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base clang libclang-rt-14-dev"
 bench="$demo python3 tlswrapper"

@@ -835,6 +835,28 @@ def root_drops_privileges_after_reading_the_key():
 
 
 @test
+def relay_is_narrowed_after_tls():
+    """After the handshake the relay runs under its seccomp filter, and
+    qmail-smtpd, started just before, does not."""
+    if not os.path.exists("/proc/self/status") or "Seccomp:" not in \
+            open("/proc/self/status").read() or b"sandbox: seccomp" not in \
+            run([SMTPD, "-V"]).stdout:
+        return "skip"           # not Linux, or built with SECCOMP=0
+    script = ('if [ -n "$SSL_PROTOCOL" ]; then sleep 0.3; '
+              'grep ^Seccomp: /proc/$PPID/status > "$STANDIN_RECORD/relay"; '
+              'grep ^Seccomp: /proc/self/status > "$STANDIN_RECORD/child"; '
+              'fi; exec "$0"')
+    with Server(("SMTPD", "sh", "-c", script, STANDIN)) as srv:
+        r = tls_session(srv, "client", rcpt=b"x@foreign.net")
+        expect(r.startswith(b"250"), "session under the filter: %r" % r)
+        srv.idle()
+        relay = open(os.path.join(srv.rec, "relay")).read().split()[1]
+        child = open(os.path.join(srv.rec, "child")).read().split()[1]
+        expect_eq(relay, "2", "relay's seccomp mode (2: filter)")
+        expect_eq(child, "0", "qmail-smtpd's seccomp mode")
+
+
+@test
 def refused_greeting_after_tls_reaches_client():
     """rblsmtpd -t0 refuses at once; after TLS its refusal is the answer
     to the client's EHLO, and the session ends."""

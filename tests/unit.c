@@ -8,9 +8,12 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #include "buf.h"
 #include "control.h"
 #include "proxy.h"
+#include "sandbox.h"
 #include "smtp.h"
 
 /* ------------------------------------------------------------------ */
@@ -771,6 +775,76 @@ t_hasline_missing(void)
 {
 	CHECK_INT(control_hasline(tmpdir, "nosuchlist", "alice@example.com"),
 	    0);
+}
+
+/* ------------------------------------------------------------------ */
+/* the relay's sandbox                                                 */
+
+/* Run fn in a child that first narrows itself; its wait status. */
+static int
+sandboxed(void (*fn)(void))
+{
+	pid_t	 pid;
+	int	 status;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		if (sandbox_relay() == -1)
+			_exit(99);
+		fn();
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		;
+	return status;
+}
+
+static void
+try_open(void)
+{
+	(void)open("/etc/hostname", O_RDONLY);	/* forbidden */
+	_exit(1);				/* never reached */
+}
+
+static void
+try_relay(void)
+{
+	char	*p;
+	int	 fd[2] = { -1, -1 };
+
+	/* what the relay does: allocate, write, poll, close, exit */
+	if ((p = malloc(1 << 20)) == NULL)
+		_exit(2);
+	p[0] = 'x';
+	if (write(STDOUT_FILENO, "", 0) == -1)
+		_exit(3);
+	(void)poll(NULL, 0, 1);
+	free(p);
+	(void)close(fd[0]);
+	_exit(0);
+}
+
+static void
+t_sandbox_refuses_open(void)
+{
+	int	 st;
+
+	if (strcmp(sandbox_kind(), "none") == 0)
+		return;		/* built with SECCOMP=0: nothing to test */
+	st = sandboxed(try_open);
+	CHECK(WIFSIGNALED(st));
+	CHECK_INT(WTERMSIG(st), SIGSYS);
+}
+
+static void
+t_sandbox_allows_relaying(void)
+{
+	int	 st;
+
+	st = sandboxed(try_relay);
+	CHECK(WIFEXITED(st));
+	CHECK_INT(WEXITSTATUS(st), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1742,6 +1816,10 @@ main(void)
 	    t_px_refused_pending);
 	run("proxy after TLS refusing greeting answers next line",
 	    t_px_refused_later);
+	run("sandbox: a forbidden call (open) kills the relay",
+	    t_sandbox_refuses_open);
+	run("sandbox: what the relay does is allowed",
+	    t_sandbox_allows_relaying);
 	run("proxy own reply waits for room in a full client buffer",
 	    t_px_own_reply_waits_for_room);
 	run("proxy after client EOF drops only what cannot be used",
