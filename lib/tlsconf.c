@@ -7,7 +7,8 @@
  *			is ignored
  *   clientca.pem	when present, clients are asked for a certificate
  *			(see certid.c for how it is judged)
- *   tlsserverciphers	OpenSSL cipher list, lines joined with ':'
+ *   tlsserverciphers	OpenSSL cipher list, lines joined with ':';
+ *			without it, ECDHE with AES-GCM or ChaCha20 only
  *
  * and for the client half (starttls-remote):
  *
@@ -36,6 +37,8 @@
 
 #include "control.h"
 #include "tlsconf.h"
+
+#define TLSCONF_SERVERCIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20"
 
 /*
  * The cipher list: $TLSCIPHERS if set and not empty, else the control
@@ -136,7 +139,12 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 		    tls_config_error(cfg));
 		goto done;
 	}
-	if (tlsconf_common(cfg, ciphersenv, dir, "tlsserverciphers", err,
+	/*
+	 * Unless told otherwise, TLS 1.2 only with forward-secret AEAD
+	 * suites: libtls's "secure" list still has CBC ones (LUCKY13).
+	 */
+	if (tls_config_set_ciphers(cfg, TLSCONF_SERVERCIPHERS) == -1 ||
+	    tlsconf_common(cfg, ciphersenv, dir, "tlsserverciphers", err,
 	    errlen) == -1)
 		goto done;
 	tls_config_prefer_ciphers_server(cfg);

@@ -2,21 +2,23 @@
 # Make sure the Debian packages a target needs are installed: as root,
 # install what is missing; otherwise print the exact apt-get line and fail.
 #
-#	sh tests/deps.sh build|demo|check|bench|all
+#	sh tests/deps.sh build|demo|check|bench|slow|all
 set -eu
 
 build="gcc make pkg-config libtls-dev libssl-dev libseccomp-dev"
 demo="$build ucspi-tcp swaks openssl python3"
 check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base clang libclang-rt-14-dev"
 bench="$demo python3 tlswrapper"
+slow="$check testssl.sh"
 
 case "${1:-all}" in
 build)	want=$build ;;
 demo)	want=$demo ;;
 check) want=$check ;;
 bench)	want=$bench ;;
+slow)	want=$slow ;;
 all)	want="$check tlswrapper" ;;
-*)	echo "usage: sh tests/deps.sh build|demo|check|bench|all" >&2; exit 100 ;;
+*)	echo "usage: sh tests/deps.sh build|demo|check|bench|slow|all" >&2; exit 100 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -7,7 +7,7 @@ import re
 import socket
 import ssl
 
-from lib import (Client, Server, expect, expect_eq, expect_in)
+from lib import (Client, Server, expect, expect_eq, expect_in, wait_for)
 
 TESTS = []
 
@@ -33,6 +33,20 @@ def to_data(c, tls):
     c.cmd(b"MAIL FROM:<a@b.org>")
     c.cmd(b"RCPT TO:<u@example.org>")
     expect_eq(c.cmd(b"DATA"), b"354 go ahead\r\n", "DATA")
+
+
+@test
+def client_dies_before_the_greeting():
+    """Gone before qmail-smtpd has even greeted: everything ends."""
+    slow = ("SMTPD", "sh", "-c", 'sleep 0.5; exec "$0"', "STANDIN")
+    with Server(slow) as srv:
+        for _ in range(3):
+            c = Client(srv.port)
+            c.sock.close()
+        # tcpserver may not even have logged them yet
+        expect(wait_for(lambda: len(srv.sessions()) == 3, 10),
+               "servers started: %d" % len(srv.sessions()))
+        all_ended(srv)
 
 
 @test

@@ -966,6 +966,56 @@ def ciphers_from_control_and_environment():
 
 
 @test
+def default_ciphers_are_aead_with_forward_secrecy():
+    """TLS 1.2 without tlsserverciphers: no CBC, no static RSA."""
+    with Server() as srv:
+        for cipher, ok in (("ECDHE-RSA-AES128-SHA256", False),
+                           ("AES128-GCM-SHA256", False),
+                           ("ECDHE-RSA-AES256-GCM-SHA384", True)):
+            c = Client(srv.port, timeout=3)
+            c.reply()
+            c.cmd(b"STARTTLS")
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers(cipher)
+            try:
+                s = ctx.wrap_socket(c.sock)
+                got = s.cipher()[0]
+                s.close()               # it owns the descriptor now
+            except ssl.SSLError:
+                got = None
+            expect_eq(got == cipher, ok, cipher)
+            c.close()
+
+
+@test
+def testssl_reports_nothing_weak():
+    """testssl.sh --starttls smtp on the default configuration: no
+    vulnerability and nothing weak.  It takes minutes: run it with
+    STARTTLS_SLOW=1 (make check-slow).  Findings about the throw-away
+    test certificate itself (its CA, lifetime, missing CRL/OCSP URI,
+    DNS CAA record) are not about starttls-smtpd and are left out."""
+    if not os.environ.get("STARTTLS_SLOW"):
+        return "skip"
+    import json
+    with Server() as srv:
+        out = os.path.join(srv.dir, "testssl.json")
+        p = run(["testssl", "--quiet", "--color", "0", "--warnings", "off",
+                 "--starttls", "smtp", "--jsonfile", out,
+                 "127.0.0.1:%d" % srv.port], timeout=900)
+        found = json.load(open(out))
+        expect(len(found) > 50, "testssl ran: %s" % p.stdout[-500:])
+        bad = [f for f in found
+               if f.get("severity") in ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+               and not f["id"].startswith("cert_")
+               and f["id"] != "DNS_CAArecord"]
+        expect_eq(["%s: %s" % (f["id"], f["finding"]) for f in bad], [],
+                  "testssl findings")
+
+
+@test
 def sni_logged_and_exported():
     with Server() as srv:
         c = Client(srv.port)
