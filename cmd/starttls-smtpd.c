@@ -118,6 +118,16 @@ say(struct conn *cl, const char *reply)
 	conn_writeall(cl, reply, strlen(reply), io_now() + 10000);
 }
 
+/* Start the SMTP server behind us, or tell the client and give up. */
+static void
+start(struct child *ch, char **argv, struct env *e, struct conn *cl)
+{
+	if (child_start(ch, argv, e) == 0)
+		return;
+	say(cl, "421 unable to start SMTP service (#4.3.0)\r\n");
+	log_fatal(111, "unable to run %s: %s", argv[0], strerror(errno));
+}
+
 /*
  * After the handshake: what the new server is told about the TLS
  * session, and whether the client certificate grants relaying.
@@ -297,11 +307,8 @@ main(int argc, char *argv[])
 		 * while it starts up; as root, the key must be read and
 		 * root given up before anything else runs.
 		 */
-		if (geteuid() != 0 && child_start(&ch, argv, &env) == -1) {
-			say(&cl, "421 unable to start SMTP service (#4.3.0)\r\n");
-			log_fatal(111, "unable to run %s: %s", argv[0],
-			    strerror(errno));
-		}
+		if (geteuid() != 0)
+			start(&ch, argv, &env, &cl);
 		if (strcmp(policy, "-") != 0) {
 			server = tlsconf_server(opt.controldir, ciphers,
 			    &askcert, err, sizeof(err));
@@ -310,12 +317,7 @@ main(int argc, char *argv[])
 		}
 		if (geteuid() == 0) {
 			drop();
-			if (child_start(&ch, argv, &env) == -1) {
-				say(&cl, "421 unable to start SMTP service "
-				    "(#4.3.0)\r\n");
-				log_fatal(111, "unable to run %s: %s", argv[0],
-				    strerror(errno));
-			}
+			start(&ch, argv, &env, &cl);
 		}
 		proxy_init(&px, 0, server != NULL, strcmp(policy, "!") == 0,
 		    strcmp(policy, "-") == 0);
@@ -337,10 +339,7 @@ main(int argc, char *argv[])
 	if (handshake(&cl, server) != 0)
 		return 111;
 	tls_environment(&cl, &env);
-	if (child_start(&ch, argv, &env) == -1) {
-		say(&cl, "421 unable to start SMTP service (#4.3.0)\r\n");
-		log_fatal(111, "unable to run %s: %s", argv[0], strerror(errno));
-	}
+	start(&ch, argv, &env, &cl);
 	if (opt.smtps)
 		proxy_init(&px, 1, 0, 0, 0);
 	else
