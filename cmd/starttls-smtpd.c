@@ -233,7 +233,7 @@ main(int argc, char *argv[])
 	struct tls	*server = NULL;
 	const char	*policy, *ciphers;
 	char		 err[512];
-	int		 c, askcert, how;
+	int		 c, askcert, how, status;
 
 	log_init("starttls-smtpd");
 	signal(SIGPIPE, SIG_IGN);
@@ -322,8 +322,10 @@ main(int argc, char *argv[])
 		proxy_init(&px, 0, server != NULL, strcmp(policy, "!") == 0,
 		    strcmp(policy, "-") == 0);
 		how = relay_run(&cl, &ch, &px, opt.idle * 1000);
-		if (how != RELAY_STARTTLS)
-			return finish(&cl, &ch, how);
+		if (how != RELAY_STARTTLS) {
+			status = finish(&cl, &ch, how);
+			goto out;
+		}
 		if (px.discarded > 0)
 			log_info("discarded %zu bytes sent after STARTTLS",
 			    px.discarded);
@@ -336,8 +338,10 @@ main(int argc, char *argv[])
 		drop();
 	}
 
-	if (handshake(&cl, server) != 0)
-		return 111;
+	if (handshake(&cl, server) != 0) {
+		status = 111;
+		goto out;
+	}
 	tls_environment(&cl, &env);
 	start(&ch, argv, &env, &cl);
 	if (opt.smtps)
@@ -349,5 +353,13 @@ main(int argc, char *argv[])
 		log_info("unable to narrow the relay with %s: %s",
 		    sandbox_kind(), strerror(errno));
 	how = relay_run(&cl, &ch, &px, opt.idle * 1000);
-	return finish(&cl, &ch, how);
+	status = finish(&cl, &ch, how);
+ out:
+	/* nothing left to do; freed so that valgrind can tell real leaks */
+	if (cl.tls != NULL)
+		tls_free(cl.tls);
+	if (server != NULL)
+		tls_free(server);
+	env_free(&env);
+	return status;
 }

@@ -9,7 +9,7 @@ build="gcc make pkg-config libtls-dev libssl-dev libseccomp-dev"
 demo="$build ucspi-tcp swaks openssl python3"
 check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base clang libclang-rt-14-dev"
 bench="$demo python3 tlswrapper"
-slow="$check testssl.sh"
+slow="$check testssl.sh valgrind"
 
 case "${1:-all}" in
 build)	want=$build ;;

@@ -24,6 +24,16 @@ STANDIN = os.path.join(BUILD, "qmail-smtpd-standin")
 ODD = os.path.join(TOP, "tests", "oddserver.py")
 WORK = tempfile.mkdtemp(prefix="starttls-test.")
 CERTS = os.path.join(WORK, "certs")
+# make check-valgrind: run our programs under valgrind, logs in this dir
+VALGRIND = os.environ.get("STARTTLS_VALGRIND")
+
+
+def under_valgrind(argv):
+    if not VALGRIND:
+        return list(argv)
+    return ["valgrind", "-q", "--vgdb=no", "--log-file=%s/vg.%%p" % VALGRIND,
+            "--leak-check=full", "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite", "--trace-children=no"] + list(argv)
 # As root, the servers run as nobody, as qmail-smtpd runs as qmaild:
 # starttls-smtpd refuses to run as root.  They must reach the test files.
 os.chmod(WORK, 0o755)
@@ -120,8 +130,11 @@ class Server:
             if text is not None:
                 with open(os.path.join(self.control, name), "w") as f:
                     f.write(text)
-        words = {"SMTPD": SMTPD, "STANDIN": STANDIN, "ODD": ODD}
-        self.chain = [words.get(w, w) for w in chain]
+        words = {"STANDIN": STANDIN, "ODD": ODD}
+        self.chain = []
+        for w in chain:
+            self.chain += under_valgrind([SMTPD]) if w == "SMTPD" else \
+                [words.get(w, w)]
         self.env = dict(os.environ)
         for k in list(self.env):
             if k.startswith("SSL_") or k in ("SMTPS", "UCSPITLS",

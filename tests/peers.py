@@ -18,7 +18,7 @@ import threading
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
-from lib import BUILD, WORK, cert, wait_for
+from lib import BUILD, WORK, cert, under_valgrind, wait_for
 
 # the tests break handshakes on purpose; aiosmtpd need not narrate them
 logging.getLogger("mail.log").setLevel(logging.CRITICAL + 1)
@@ -360,7 +360,8 @@ def remote(home, host, sender, rcpts, message, env=None, timeout=60):
             e[k] = os.environ[k]
     e.update(env or {})
     with open(msg, "rb") as stdin:
-        p = subprocess.run([REMOTE, host, sender] + list(rcpts), stdin=stdin,
+        p = subprocess.run(under_valgrind([REMOTE, host, sender]) +
+                           list(rcpts), stdin=stdin,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            env=e, timeout=timeout)
     return Result(p.stdout, p.returncode)

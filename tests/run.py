@@ -135,6 +135,21 @@ def main():
     except ImportError:
         pass
     lib.cleanup()
+    # make check-valgrind: any error or definite leak in a log fails
+    if lib.VALGRIND and os.path.isdir(lib.VALGRIND):
+        bad = []
+        for f in sorted(os.listdir(lib.VALGRIND)):
+            text = open(os.path.join(lib.VALGRIND, f)).read()
+            if text.strip():
+                bad.append("%s:\n%s" % (f, text[:1500]))
+        if bad:
+            failed += 1
+            print("not ok - valgrind: %d processes reported:\n%s" % (
+                len(bad), bad[0]))
+        else:
+            passed += 1
+            print("ok - valgrind: %d processes, no errors, no definite "
+                  "leaks" % len(os.listdir(lib.VALGRIND)))
     # make check-asan: sanitizers write their reports here, not to fd 2
     logs = os.environ.get("STARTTLS_SANITIZER_LOGS")
     if logs and os.path.isdir(logs):
