@@ -63,13 +63,14 @@ def machine():
 
 
 class Tcpserver:
-    def __init__(self, chain, env):
+    def __init__(self, chain, env, asuser=True):
         self.port = lib.free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="bench-tcpserver.",
                                                delete=False)
         self.proc = subprocess.Popen(
             ["tcpserver", "-c", "200", "-R", "-H", "-l", "localhost"] +
-            lib.AS_USER + ["127.0.0.1", str(self.port)] + chain, env=env,
+            (lib.AS_USER if asuser else []) +
+            ["127.0.0.1", str(self.port)] + chain, env=env,
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         if not lib.wait_for(self._up, 5):
             raise RuntimeError("tcpserver did not start")
@@ -125,7 +126,8 @@ class Run:
         return ([M, self.mlog, "F"] + ch) if measured else ch
 
     def go(self, n, c, size, measured=False):
-        srv = Tcpserver(self.chain(measured), self.env)
+        srv = Tcpserver(self.chain(measured), self.env,
+                        not self.front.get("root"))
         try:
             r = loadgen(srv.port, self.front["tls"], self.front["v"], n, c,
                         size)
@@ -185,10 +187,12 @@ def fronts(pem):
     out = [{"name": "no TLS (tcpserver -> qmail-smtpd)", "key": "plain",
             "tls": False, "v": None, "chain": lambda back: back}]
     if shutil.which("tlswrapper"):
+        # tlswrapper and tlswrapper-smtp each build a chroot jail, so
+        # they must start as root (the others run as nobody when root)
         out.append({"name": "tlswrapper + tlswrapper-smtp", "key": "tlsw",
-                    "tls": True, "v": "1.2",
-                    "chain": lambda back: ["tlswrapper", "-n", "-f", pem, "-c",
-                                           "AES_128_GCM_SHA256",
+                    "tls": True, "v": "1.2", "root": True,
+                    "chain": lambda back: ["tlswrapper", "-n", "-f", pem,
+                                           "-c", "AES_128_GCM_SHA256",
                                            "tlswrapper-smtp"] + back})
     out.append({"name": "starttls-smtpd", "key": "ours", "tls": True,
                 "v": "1.2", "chain": lambda back: [smtpd] + back})
