@@ -61,28 +61,18 @@ usage(void)
 	exit(100);
 }
 
-static int
-seconds(const char *s)
+/* A whole number in [min, max] from an option or the environment. */
+static long
+number(const char *s, long min, long max)
 {
 	char	*end;
 	long	 v;
 
+	if (s == NULL || *s == '\0')
+		usage();
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 86400)
-		usage();
-	return (int)v;
-}
-
-static long
-number(const char *s)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = s != NULL ? strtol(s, &end, 10) : -1;
-	if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < 0)
+	if (*end != '\0' || errno != 0 || v < min || v > max)
 		usage();
 	return v;
 }
@@ -133,14 +123,14 @@ start(struct child *ch, char **argv, struct env *e, struct conn *cl)
  * session, and whether the client certificate grants relaying.
  */
 static void
-tls_environment(struct conn *cl, struct env *e)
+tls_environment(struct conn *cl, struct env *e, int askcert)
 {
 	struct certid	 id;
 	const uint8_t	*pem;
 	const char	*sni, *hash;
 	char		 ca[PATH_MAX], crl[PATH_MAX];
 	size_t		 pemlen;
-	int		 askcert, r;
+	int		 r;
 
 	sni = tls_conn_servername(cl->tls);
 	log_info("tls %s %s sni=%s", tls_conn_version(cl->tls),
@@ -150,12 +140,14 @@ tls_environment(struct conn *cl, struct env *e)
 	if (sni != NULL)
 		env_set(e, "SSL_TLS_SNI_SERVERNAME", sni);
 
-	askcert = control_path(ca, sizeof(ca), opt.controldir,
-	    "clientca.pem") == 0 && access(ca, F_OK) == 0;
 	if (!tls_peer_cert_provided(cl->tls)) {
 		env_set(e, "SSL_CLIENT_VERIFY", "NONE");
 		return;
 	}
+	/* asked for (clientca.pem exists, tlsconf_server() saw) or not */
+	if (!askcert ||
+	    control_path(ca, sizeof(ca), opt.controldir, "clientca.pem") == -1)
+		askcert = 0;
 	pem = tls_peer_cert_chain_pem(cl->tls, &pemlen);
 	r = control_path(crl, sizeof(crl), opt.controldir, "clientcrl.pem");
 	certid_check(&id, pem, pemlen, askcert ? ca : NULL,
@@ -245,14 +237,14 @@ main(int argc, char *argv[])
 			    sandbox_kind());
 			return 0;
 		case 'U':
-			opt.uid = number(getenv("UID"));
-			opt.gid = number(getenv("GID"));
+			opt.uid = number(getenv("UID"), 0, LONG_MAX);
+			opt.gid = number(getenv("GID"), 0, LONG_MAX);
 			break;
 		case 'u':
-			opt.uid = number(optarg);
+			opt.uid = number(optarg, 0, LONG_MAX);
 			break;
 		case 'g':
-			opt.gid = number(optarg);
+			opt.gid = number(optarg, 0, LONG_MAX);
 			break;
 		case 'c':
 			opt.controldir = optarg;
@@ -261,10 +253,10 @@ main(int argc, char *argv[])
 			opt.smtps = 1;
 			break;
 		case 't':
-			opt.idle = seconds(optarg);
+			opt.idle = (int)number(optarg, 1, 86400);
 			break;
 		case 'T':
-			opt.handshake = seconds(optarg);
+			opt.handshake = (int)number(optarg, 1, 86400);
 			break;
 		default:
 			usage();
@@ -342,7 +334,7 @@ main(int argc, char *argv[])
 		status = 111;
 		goto out;
 	}
-	tls_environment(&cl, &env);
+	tls_environment(&cl, &env, askcert);
 	start(&ch, argv, &env, &cl);
 	if (opt.smtps)
 		proxy_init(&px, 1, 0, 0, 0);
