@@ -6,7 +6,9 @@
  * The client is on fds 0 and 1, the log on fd 2.  prog runs behind pipes;
  * after a STARTTLS handshake a new prog is started with the TLS
  * environment (and RELAYCLIENT for a listed client certificate), because
- * qmail-smtpd reads its environment only once.
+ * qmail-smtpd reads its environment only once.  That one comes from a
+ * standby forked at the start (child.h), so that the relay can be
+ * narrowed (sandbox.h) before it reads anything from the client.
  */
 #include <sys/types.h>
 
@@ -24,7 +26,6 @@
 #include "certid.h"
 #include "child.h"
 #include "conn.h"
-#include "control.h"
 #include "io.h"
 #include "log.h"
 #include "proxy.h"
@@ -108,27 +109,53 @@ say(struct conn *cl, const char *reply)
 	conn_writeall(cl, reply, strlen(reply), io_now() + 10000);
 }
 
-/* Start the SMTP server behind us, or tell the client and give up. */
+/*
+ * Start the SMTP server behind us with environment e, or have a standby
+ * become it with e added to the environment it holds; or tell the client
+ * and give up.
+ */
 static void
 start(struct child *ch, char **argv, struct env *e, struct conn *cl)
 {
-	if (child_start(ch, argv, e) == 0)
+	if ((ch->ctl != -1 ? child_launch(ch, e) :
+	    child_start(ch, argv, e)) == 0)
 		return;
 	say(cl, "421 unable to start SMTP service (#4.3.0)\r\n");
 	log_fatal(111, "unable to run %s: %s", argv[0], strerror(errno));
 }
 
 /*
- * After the handshake: what the new server is told about the TLS
- * session, and whether the client certificate grants relaying.
+ * Every file is read and every process we may need has started or
+ * stands by: from here on the relay only moves bytes and does TLS.
  */
 static void
-tls_environment(struct conn *cl, struct env *e, int askcert)
+narrow(const struct child *ch, const struct child *next)
+{
+	pid_t	 children[2];
+
+	children[0] = ch->pid;
+	children[1] = next->pid;
+	if (sandbox_relay(children, 2) == -1)
+		log_info("unable to narrow the relay with %s: %s",
+		    sandbox_kind(), strerror(errno));
+}
+
+/*
+ * After the handshake: what the new server is told about the TLS
+ * session, and whether the client certificate grants relaying, added to
+ * the environment the standby holds.  It takes these names and no others.
+ */
+static const char *const tlsvars[] = {
+	"SSL_*", "RELAYCLIENT", "RBLSMTPD", "TCPREMOTEINFO", NULL
+};
+
+static void
+tls_environment(struct conn *cl, struct env *e,
+    const struct certid_trust *trust)
 {
 	struct certid	 id;
 	const uint8_t	*pem;
 	const char	*sni, *hash;
-	char		 ca[PATH_MAX], crl[PATH_MAX];
 	size_t		 pemlen;
 	int		 r;
 
@@ -144,14 +171,8 @@ tls_environment(struct conn *cl, struct env *e, int askcert)
 		env_set(e, "SSL_CLIENT_VERIFY", "NONE");
 		return;
 	}
-	/* asked for (clientca.pem exists, tlsconf_server() saw) or not */
-	if (!askcert ||
-	    control_path(ca, sizeof(ca), opt.controldir, "clientca.pem") == -1)
-		askcert = 0;
 	pem = tls_peer_cert_chain_pem(cl->tls, &pemlen);
-	r = control_path(crl, sizeof(crl), opt.controldir, "clientcrl.pem");
-	certid_check(&id, pem, pemlen, askcert ? ca : NULL,
-	    r == 0 && access(crl, F_OK) == 0 ? crl : NULL);
+	certid_check(&id, pem, pemlen, trust);
 	if ((hash = tls_peer_cert_hash(cl->tls)) != NULL)
 		env_set(e, "SSL_PEER_CERT_HASH", hash);
 	env_set(e, "SSL_PEER_CERT_SUBJECT", id.subject);
@@ -170,7 +191,7 @@ tls_environment(struct conn *cl, struct env *e, int askcert)
 	env_set(e, "SSL_CLIENT_S_DN", id.subject);
 	if (id.naddr > 0)
 		env_set(e, "SSL_CLIENT_S_DN_Email", id.addr[0]);
-	r = certid_listed(&id, opt.controldir, "tlsclients");
+	r = certid_listed(&id, trust);
 	if (r == -1) {
 		log_info("relay not granted: unable to read tlsclients: %s",
 		    strerror(errno));
@@ -190,6 +211,19 @@ tls_environment(struct conn *cl, struct env *e, int askcert)
 	env_set(e, "RBLSMTPD", "");
 	env_set(e, "TCPREMOTEINFO", id.addr[id.listed]);
 	log_info("relay granted to %s", id.addr[id.listed]);
+}
+
+/*
+ * The server of the TLS phase, forked now to stand by (see child.h):
+ * 0, or -1 and the session goes on without TLS.
+ */
+static int
+standby(struct child *next, char **argv, struct env *e)
+{
+	if (child_standby(next, argv, e, tlsvars) == 0)
+		return 0;
+	log_info("TLS not available: unable to fork: %s", strerror(errno));
+	return -1;
 }
 
 static int
@@ -218,14 +252,15 @@ finish(struct conn *cl, struct child *ch, int how)
 int
 main(int argc, char *argv[])
 {
-	struct conn	 cl;
-	struct child	 ch;
-	struct proxy	 px;
-	struct env	 env;
-	struct tls	*server = NULL;
-	const char	*policy, *ciphers;
-	char		 err[512];
-	int		 c, askcert, how, status;
+	struct conn		 cl;
+	struct child		 ch, next;	/* next: the TLS phase's */
+	struct proxy		 px;
+	struct env		 env, tlsenv;	/* tlsenv: what TLS adds */
+	struct certid_trust	 trust;
+	struct tls		*server = NULL;
+	const char		*policy, *ciphers;
+	char			 err[512];
+	int			 c, askcert = 0, tlsok, how, status;
 
 	log_init("starttls-smtpd");
 	signal(SIGPIPE, SIG_IGN);
@@ -287,11 +322,14 @@ main(int argc, char *argv[])
 	env_unset(&env, "UCSPITLS");
 	env_unset(&env, "STARTTLS_CONTROLDIR");
 	env_unset_prefix(&env, "SSL_");
+	if (env_init(&tlsenv, (char *[]){ NULL }) == -1)
+		log_fatal(111, "unable to copy environment: %s", strerror(errno));
 
 	conn_init(&cl, 0, 1);
 	io_nodelay(1);
-	ch.pid = -1;
-	ch.in = ch.out = -1;
+	ch.pid = next.pid = -1;
+	ch.in = ch.out = ch.ctl = next.in = next.out = next.ctl = -1;
+	memset(&trust, 0, sizeof(trust));
 
 	if (!opt.smtps) {
 		/*
@@ -299,9 +337,13 @@ main(int argc, char *argv[])
 		 * while it starts up; as root, the key must be read and
 		 * root given up before anything else runs.
 		 */
-		if (geteuid() != 0)
+		tlsok = strcmp(policy, "-") != 0;
+		if (geteuid() != 0) {
+			if (tlsok && standby(&next, argv, &env) == -1)
+				tlsok = 0;
 			start(&ch, argv, &env, &cl);
-		if (strcmp(policy, "-") != 0) {
+		}
+		if (tlsok) {
 			server = tlsconf_server(opt.controldir, ciphers,
 			    &askcert, err, sizeof(err));
 			if (server == NULL)
@@ -309,8 +351,17 @@ main(int argc, char *argv[])
 		}
 		if (geteuid() == 0) {
 			drop();
+			if (server != NULL && standby(&next, argv, &env) == -1) {
+				tls_free(server);
+				server = NULL;
+			}
 			start(&ch, argv, &env, &cl);
 		}
+		if (server == NULL)
+			child_end(&next, GRACE_MS);
+		else if (askcert)
+			certid_load(&trust, opt.controldir);
+		narrow(&ch, &next);
 		proxy_init(&px, 0, server != NULL, strcmp(policy, "!") == 0,
 		    strcmp(policy, "-") == 0);
 		how = relay_run(&cl, &ch, &px, opt.idle * 1000);
@@ -328,30 +379,37 @@ main(int argc, char *argv[])
 		if (server == NULL)
 			log_fatal(111, "TLS not available: %s", err);
 		drop();
+		if (child_standby(&next, argv, &env, tlsvars) == -1)
+			log_fatal(111, "unable to fork: %s", strerror(errno));
+		if (askcert)
+			certid_load(&trust, opt.controldir);
+		narrow(&ch, &next);
 	}
 
 	if (handshake(&cl, server) != 0) {
 		status = 111;
 		goto out;
 	}
-	tls_environment(&cl, &env, askcert);
-	start(&ch, argv, &env, &cl);
+	tls_environment(&cl, &tlsenv, &trust);
+	ch = next;
+	next.pid = -1;
+	start(&ch, argv, &tlsenv, &cl);
 	if (opt.smtps)
 		proxy_init(&px, 1, 0, 0, 0);
 	else
 		proxy_restart(&px);
-	/* the last server has started: from here on we only relay bytes */
-	if (sandbox_relay() == -1)
-		log_info("unable to narrow the relay with %s: %s",
-		    sandbox_kind(), strerror(errno));
 	how = relay_run(&cl, &ch, &px, opt.idle * 1000);
 	status = finish(&cl, &ch, how);
  out:
+	if (next.pid > 0)	/* no STARTTLS: the standby is not needed */
+		child_end(&next, GRACE_MS);
 	/* nothing left to do; freed so that valgrind can tell real leaks */
 	if (cl.tls != NULL)
 		tls_free(cl.tls);
 	if (server != NULL)
 		tls_free(server);
 	env_free(&env);
+	env_free(&tlsenv);
+	certid_unload(&trust);
 	return status;
 }

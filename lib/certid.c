@@ -13,7 +13,10 @@
  * the ASN.1 structure.  The printed subject is never parsed: a CN of
  * "x/emailAddress=good@example.com" prints like an address and is not one.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -159,58 +162,138 @@ chain_read(struct chain *c, const uint8_t *pem, size_t pemlen)
 enum { CHAIN_SETUP = -3, CHAIN_NOCRL, CHAIN_NOCA, CHAIN_BAD, CHAIN_OK };
 
 /*
- * Verify the chain for purpose against the CAs in cafile and, if crlfile
- * is not NULL, the CRLs in it for every CA in the chain.  CHAIN_OK, or
- * CHAIN_BAD with *why libcrypto's reason, or a set-up failure.
+ * Add the certificates and CRLs of a PEM buffer to store, as
+ * X509_STORE_load_locations() does for a file: 0 if it held at least one
+ * and all could be added, -1 otherwise.
  */
 static int
-chain_verify(struct chain *c, const char *cafile, const char *crlfile,
-    int purpose, const char **why)
+store_addpem(X509_STORE *store, const char *pem, size_t len)
 {
-	X509_STORE	*store;
-	X509_STORE_CTX	*sctx = NULL;
+	STACK_OF(X509_INFO)	*info;
+	X509_INFO		*xi;
+	BIO			*b;
+	int			 i, n = 0, bad = 0;
+
+	if (pem == NULL || len == 0 || len > INT_MAX ||
+	    (b = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return -1;
+	info = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (info == NULL)
+		return -1;
+	for (i = 0; i < sk_X509_INFO_num(info); i++) {
+		xi = sk_X509_INFO_value(info, i);
+		if (xi->x509 != NULL) {
+			if (X509_STORE_add_cert(store, xi->x509) != 1)
+				bad = 1;
+			n++;
+		}
+		if (xi->crl != NULL) {
+			if (X509_STORE_add_crl(store, xi->crl) != 1)
+				bad = 1;
+			n++;
+		}
+	}
+	sk_X509_INFO_pop_free(info, X509_INFO_free);
+	return n > 0 && !bad ? 0 : -1;
+}
+
+/*
+ * Verify the chain for purpose against the CAs (and CRLs, with crlcheck,
+ * for every CA in the chain) in store.  CHAIN_OK, or CHAIN_BAD with *why
+ * libcrypto's reason, or CHAIN_SETUP.
+ */
+static int
+chain_verify(struct chain *c, X509_STORE *store, int crlcheck, int purpose,
+    const char **why)
+{
+	X509_STORE_CTX	*sctx;
 	int		 rv = CHAIN_SETUP;
 
-	if ((store = X509_STORE_new()) == NULL)
-		return CHAIN_SETUP;
-	if (X509_STORE_load_locations(store, cafile, NULL) != 1)
-		rv = CHAIN_NOCA;
-	else if (crlfile != NULL &&
-	    X509_STORE_load_locations(store, crlfile, NULL) != 1)
-		rv = CHAIN_NOCRL;
-	else {
-		if (crlfile != NULL)
-			X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK |
-			    X509_V_FLAG_CRL_CHECK_ALL);
-		if ((sctx = X509_STORE_CTX_new()) != NULL &&
-		    X509_STORE_CTX_init(sctx, store, c->leaf, c->rest) == 1 &&
-		    X509_STORE_CTX_set_purpose(sctx, purpose) == 1) {
-			if (X509_verify_cert(sctx) == 1)
-				rv = CHAIN_OK;
-			else {
-				rv = CHAIN_BAD;
-				*why = X509_verify_cert_error_string(
-				    X509_STORE_CTX_get_error(sctx));
-			}
+	if (crlcheck)
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK |
+		    X509_V_FLAG_CRL_CHECK_ALL);
+	if ((sctx = X509_STORE_CTX_new()) != NULL &&
+	    X509_STORE_CTX_init(sctx, store, c->leaf, c->rest) == 1 &&
+	    X509_STORE_CTX_set_purpose(sctx, purpose) == 1) {
+		if (X509_verify_cert(sctx) == 1)
+			rv = CHAIN_OK;
+		else {
+			rv = CHAIN_BAD;
+			*why = X509_verify_cert_error_string(
+			    X509_STORE_CTX_get_error(sctx));
 		}
 	}
 	ERR_clear_error();
 	X509_STORE_CTX_free(sctx);
-	X509_STORE_free(store);
 	return rv;
+}
+
+/* clientca.pem and clientcrl.pem as a store: CHAIN_OK or why not. */
+static int
+trust_store(const struct certid_trust *t, X509_STORE **store)
+{
+	*store = NULL;
+	if (t->ca == NULL)
+		return CHAIN_NOCA;
+	if ((*store = X509_STORE_new()) == NULL)
+		return CHAIN_SETUP;
+	if (store_addpem(*store, t->ca, t->calen) == -1)
+		return CHAIN_NOCA;
+	if (t->crlerr != 0 || (t->crl != NULL &&
+	    store_addpem(*store, t->crl, t->crllen) == -1))
+		return CHAIN_NOCRL;
+	return CHAIN_OK;
+}
+
+static int
+readerr(int r)
+{
+	return r == -1 ? (errno != 0 ? errno : EIO) : 0;
+}
+
+/*
+ * Read what certid_check() and certid_listed() will need.  Failures are
+ * kept and reported when a certificate is judged, as before the sandbox.
+ */
+void
+certid_load(struct certid_trust *t, const char *dir)
+{
+	int	 r;
+
+	memset(t, 0, sizeof(*t));
+	r = control_readfile(dir, "clientca.pem", &t->ca, &t->calen);
+	t->caerr = readerr(r);
+	if (t->ca == NULL)
+		return;		/* nothing can be verified, or listed */
+	r = control_readfile(dir, "clientcrl.pem", &t->crl, &t->crllen);
+	t->crlerr = readerr(r);
+	r = control_readfile(dir, "tlsclients", &t->clients, &t->clientslen);
+	t->clientserr = readerr(r);
+}
+
+void
+certid_unload(struct certid_trust *t)
+{
+	free(t->ca);
+	free(t->crl);
+	free(t->clients);
+	memset(t, 0, sizeof(*t));
 }
 
 /*
  * Judge the chain the client presented (PEM, leaf first, as libtls's
- * tls_peer_cert_chain_pem() gives it).  cafile is clientca.pem; crlfile,
- * if not NULL, holds the CRLs of those CAs.
+ * tls_peer_cert_chain_pem() gives it) against clientca.pem and, if it
+ * exists, clientcrl.pem.
  */
 void
 certid_check(struct certid *id, const uint8_t *pem, size_t pemlen,
-    const char *cafile, const char *crlfile)
+    const struct certid_trust *t)
 {
 	struct chain	 c;
+	X509_STORE	*store = NULL;
 	const char	*why = NULL;
+	int		 r;
 
 	memset(id, 0, sizeof(*id));
 	id->listed = -1;
@@ -224,10 +307,11 @@ certid_check(struct certid *id, const uint8_t *pem, size_t pemlen,
 	id->provided = 1;
 	subject_print(id, c.leaf);
 	addr_collect(id, c.leaf);
-	if (cafile == NULL)
+	if (t->ca == NULL && t->caerr == 0)
 		fail(id, "no clientca.pem");
-	else switch (chain_verify(&c, cafile, crlfile,
-	    X509_PURPOSE_SSL_CLIENT, &why)) {
+	else switch ((r = trust_store(t, &store)) == CHAIN_OK ?
+	    chain_verify(&c, store, t->crl != NULL, X509_PURPOSE_SSL_CLIENT,
+	    &why) : r) {
 	case CHAIN_OK:
 		id->verified = 1;
 		id->reason[0] = '\0';
@@ -244,31 +328,34 @@ certid_check(struct certid *id, const uint8_t *pem, size_t pemlen,
 	default:
 		fail(id, "unable to set up verification");
 	}
+	ERR_clear_error();
+	X509_STORE_free(store);
 	chain_free(&c);
 }
 
 /*
  * Is one of the certificate's addresses a line of tlsclients?  Only a
  * verified certificate can be listed.  Returns 1 (id->listed set), 0, or
- * -1 if tlsclients could not be read.
+ * -1 with errno set if tlsclients could not be read.
  */
 int
-certid_listed(struct certid *id, const char *dir, const char *file)
+certid_listed(struct certid *id, const struct certid_trust *t)
 {
 	size_t	 i;
-	int	 r;
 
 	id->listed = -1;
 	if (!id->verified)
 		return 0;
-	for (i = 0; i < id->naddr; i++) {
-		if ((r = control_hasline(dir, file, id->addr[i])) == -1)
-			return -1;
-		if (r == 1) {
+	if (t->clientserr != 0) {
+		errno = t->clientserr;
+		return -1;
+	}
+	for (i = 0; i < id->naddr; i++)
+		if (t->clients != NULL &&
+		    control_haslinein(t->clients, t->clientslen, id->addr[i])) {
 			id->listed = (int)i;
 			return 1;
 		}
-	}
 	return 0;
 }
 
@@ -284,18 +371,25 @@ certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
     const char *host, char *why, size_t whylen)
 {
 	struct chain	 c;
+	X509_STORE	*store;
 	GENERAL_NAMES	*alt;
 	const char	*reason = NULL;
 	char		 cn[256];
-	int		 i, ndns = 0, rv = -1;
+	int		 i, r, ndns = 0, rv = -1;
 
 	if (chain_read(&c, pem, pemlen) == -1) {
 		snprintf(why, whylen, "TLS unable to verify server %s: "
 		    "no certificate provided", host);
 		return -1;
 	}
-	switch (chain_verify(&c, cafile, NULL, X509_PURPOSE_SSL_SERVER,
-	    &reason)) {
+	if ((store = X509_STORE_new()) == NULL)
+		r = CHAIN_SETUP;
+	else if (X509_STORE_load_locations(store, cafile, NULL) != 1)
+		r = CHAIN_NOCA;
+	else
+		r = chain_verify(&c, store, 0, X509_PURPOSE_SSL_SERVER,
+		    &reason);
+	switch (r) {
 	case CHAIN_OK:
 		break;
 	case CHAIN_BAD:
@@ -338,6 +432,7 @@ certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
 	}
  done:
 	ERR_clear_error();
+	X509_STORE_free(store);
 	chain_free(&c);
 	return rv;
 }

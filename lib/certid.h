@@ -23,9 +23,28 @@ struct certid {
 	int	 listed;		/* index into addr, or -1 */
 };
 
-void	certid_check(struct certid *, const uint8_t *, size_t, const char *,
-	    const char *);
-int	certid_listed(struct certid *, const char *, const char *);
+/*
+ * What judging a client certificate reads from the control directory,
+ * read when the session starts: the sandboxed relay cannot open a file
+ * after the handshake.  A NULL buffer with err 0 means the file is absent.
+ */
+struct certid_trust {
+	char	*ca;			/* clientca.pem */
+	size_t	 calen;
+	int	 caerr;			/* errno of a failed read */
+	char	*crl;			/* clientcrl.pem */
+	size_t	 crllen;
+	int	 crlerr;
+	char	*clients;		/* tlsclients */
+	size_t	 clientslen;
+	int	 clientserr;
+};
+
+void	certid_load(struct certid_trust *, const char *);
+void	certid_unload(struct certid_trust *);
+void	certid_check(struct certid *, const uint8_t *, size_t,
+	    const struct certid_trust *);
+int	certid_listed(struct certid *, const struct certid_trust *);
 int	certid_server(const uint8_t *, size_t, const char *, const char *,
 	    char *, size_t);
 

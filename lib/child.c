@@ -2,6 +2,7 @@
  * Starting, ending and reaping the SMTP server behind us.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -19,6 +20,10 @@
 #if defined(__linux__) && !defined(F_SETPIPE_SZ)
 #define F_SETPIPE_SZ	1031	/* fcntl.h hides it without _GNU_SOURCE */
 #endif
+
+#define ENV_MAX		(1024 * 1024)	/* a standby's environment, at most */
+
+extern char	**environ;
 
 int
 env_init(struct env *e, char **from)
@@ -110,6 +115,18 @@ env_free(struct env *e)
 	e->n = e->size = 0;
 }
 
+/* Our ends of the pipes, once the child has its own. */
+static void
+pipes_tune(struct child *c)
+{
+#ifdef F_SETPIPE_SZ
+	/* a message streams in large gulps, not a wake-up per 4 KiB */
+	(void)fcntl(c->in, F_SETPIPE_SZ, 1024 * 1024);
+#endif
+	io_nonblock(c->in);
+	io_nonblock(c->out);
+}
+
 /*
  * Start argv[0] (searched in $PATH) with pipes on its stdin and stdout.
  * Our ends are close-on-exec and non-blocking; the child's are ordinary
@@ -168,12 +185,8 @@ child_start(struct child *c, char **argv, struct env *e)
 	close(out[1]);
 	c->in = in[1];
 	c->out = out[0];
-#ifdef F_SETPIPE_SZ
-	/* a message streams in large gulps, not a wake-up per 4 KiB */
-	(void)fcntl(c->in, F_SETPIPE_SZ, 1024 * 1024);
-#endif
-	io_nonblock(c->in);
-	io_nonblock(c->out);
+	c->ctl = -1;
+	pipes_tune(c);
 	return 0;
  fail:
 	close(in[0]);
@@ -181,6 +194,190 @@ child_start(struct child *c, char **argv, struct env *e)
 	close(out[0]);
 	close(out[1]);
 	errno = r;
+	return -1;
+}
+
+/* May a launch set name=...?  "P*" in allowed admits every name P... */
+static int
+standby_allowed(const char *var, const char *const *allowed)
+{
+	size_t	 n, len;
+
+	len = strcspn(var, "=");
+	if (len == 0 || var[len] != '=')
+		return 0;
+	for (; *allowed != NULL; allowed++) {
+		n = strlen(*allowed);
+		if (n > 0 && (*allowed)[n - 1] == '*' ?
+		    len >= n - 1 && strncmp(var, *allowed, n - 1) == 0 :
+		    len == n && strncmp(var, *allowed, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The standby, in the forked process: read NUL-ended name=value strings
+ * until our parent shuts its end, add them to the environment it was
+ * forked with, then exec argv.  Only names in allowed are taken: a
+ * compromised relay cannot hand the server LD_PRELOAD or a new PATH.
+ * Its end of ctl is close-on-exec, so a successful exec reads as EOF
+ * there; a failure is reported as an errno.  Nothing at all to read means
+ * the server is not wanted after all.
+ */
+static void
+standby_run(int ctl, char **argv, struct env *e, const char *const *allowed)
+{
+	char	*add, *p, *next, *eq;
+	size_t	 len = 0, size = 4096;
+	ssize_t	 r;
+	int	 err;
+
+	if ((add = malloc(size)) == NULL)
+		goto fail;
+	for (;;) {
+		if (len == size) {
+			if (size >= ENV_MAX) {
+				errno = E2BIG;
+				goto fail;
+			}
+			size *= 2;
+			if ((p = realloc(add, size)) == NULL)
+				goto fail;
+			add = p;
+		}
+		r = read(ctl, add + len, size - len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			goto fail;
+		if (r == 0)
+			break;
+		len += r;
+	}
+	if (len == 0)
+		_exit(0);
+	if (add[len - 1] != '\0') {
+		errno = EINVAL;
+		goto fail;
+	}
+	for (p = add; p < add + len; p = next) {
+		next = p + strlen(p) + 1;
+		if (*p == '\0')	/* nothing to add is sent as "" */
+			continue;
+		if (!standby_allowed(p, allowed)) {
+			errno = EPERM;
+			goto fail;
+		}
+		eq = strchr(p, '=');
+		*eq = '\0';
+		if (env_set(e, p, eq + 1) == -1)
+			goto fail;
+	}
+	environ = e->vars;
+	signal(SIGPIPE, SIG_DFL);	/* as child_start() gives it */
+	execvp(argv[0], argv);
+ fail:
+	err = errno;
+	(void)write(ctl, &err, sizeof(err));
+	_exit(111);
+}
+
+/*
+ * Fork a standby for argv with environment e, to which a launch may add
+ * the names in allowed (NULL-terminated; "P*" for every name starting
+ * with P).  From here the process may narrow itself, and child_launch()
+ * still starts argv outside the narrowing.  Fork it before opening
+ * anything the server must not inherit: it keeps every descriptor we
+ * have, as child_start() would pass them.
+ */
+int
+child_standby(struct child *c, char **argv, struct env *e,
+    const char *const *allowed)
+{
+	int	 in[2], out[2], ctl[2], saved;
+
+	in[0] = in[1] = out[0] = out[1] = ctl[0] = ctl[1] = -1;
+	if (pipe(in) == -1 || pipe(out) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, ctl) == -1)
+		goto fail;
+	io_cloexec(in[1]);
+	io_cloexec(out[0]);
+	io_cloexec(ctl[0]);
+	io_cloexec(ctl[1]);
+	switch (c->pid = fork()) {
+	case -1:
+		goto fail;
+	case 0:
+		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1)
+			_exit(111);
+		if (in[0] != 0)
+			close(in[0]);
+		if (out[1] != 1)
+			close(out[1]);
+		close(in[1]);
+		close(out[0]);
+		close(ctl[0]);
+		standby_run(ctl[1], argv, e, allowed);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(ctl[1]);
+	c->in = in[1];
+	c->out = out[0];
+	c->ctl = ctl[0];
+	pipes_tune(c);
+	return 0;
+ fail:
+	saved = errno;
+	close(in[0]);
+	close(in[1]);
+	close(out[0]);
+	close(out[1]);
+	close(ctl[0]);
+	close(ctl[1]);
+	c->pid = -1;
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Hand the standby what to add to its environment and wait until it has
+ * become the server: 0, or -1 with errno (the standby's, when a name was
+ * not allowed or exec failed).
+ */
+int
+child_launch(struct child *c, const struct env *add)
+{
+	size_t	 i;
+	ssize_t	 r;
+	int	 err;
+
+	if (c->ctl == -1) {
+		errno = EBADF;
+		return -1;
+	}
+	for (i = 0; i < add->n; i++)
+		if (io_writeall(c->ctl, add->vars[i],
+		    strlen(add->vars[i]) + 1, io_now() + 10000) == -1)
+			goto fail;
+	if (add->n == 0 && io_writeall(c->ctl, "", 1,
+	    io_now() + 10000) == -1)
+		goto fail;
+	if (shutdown(c->ctl, SHUT_WR) == -1)
+		goto fail;
+	r = io_read(c->ctl, &err, sizeof(err), io_now() + 10000);
+	close(c->ctl);
+	c->ctl = -1;
+	if (r == 0)
+		return 0;
+	errno = r == (ssize_t)sizeof(err) ? err : EIO;
+	return -1;
+ fail:
+	err = errno;
+	close(c->ctl);
+	c->ctl = -1;
+	errno = err;
 	return -1;
 }
 
@@ -216,6 +413,10 @@ child_end(struct child *c, int grace_ms)
 	int	 status;
 
 	child_closein(c);
+	if (c->ctl != -1) {	/* a standby never launched: it just exits */
+		close(c->ctl);
+		c->ctl = -1;
+	}
 	deadline = io_now() + grace_ms;
 	while (c->out != -1) {
 		r = read(c->out, junk, sizeof(junk));

@@ -2,6 +2,13 @@
  * The SMTP server behind us (qmail-smtpd, or rblsmtpd ... qmail-smtpd):
  * started with its stdin and stdout on pipes to us, stderr shared (the
  * log), and an environment we build for it.
+ *
+ * The server of the TLS phase needs an environment known only after the
+ * handshake, yet a seccomp filter is inherited by whatever its process
+ * starts.  So it comes from a standby: a process forked before the relay
+ * narrows itself, its stdin and stdout already on the pipes, that waits
+ * for what to add to its environment (child_launch()), takes only the
+ * names it was told to, and then becomes the server.
  */
 #ifndef CHILD_H
 #define CHILD_H
@@ -12,6 +19,7 @@ struct child {
 	pid_t	 pid;
 	int	 in;		/* we write: the child's stdin */
 	int	 out;		/* we read: the child's stdout */
+	int	 ctl;		/* a standby's: its environment, exec errors */
 };
 
 struct env {
@@ -27,6 +35,9 @@ void	env_unset_prefix(struct env *, const char *);
 void	env_free(struct env *);
 
 int	child_start(struct child *, char **, struct env *);
+int	child_standby(struct child *, char **, struct env *,
+	    const char *const *);
+int	child_launch(struct child *, const struct env *);
 void	child_closein(struct child *);
 void	child_closeout(struct child *);
 int	child_end(struct child *, int);

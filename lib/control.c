@@ -140,12 +140,23 @@ control_readint(const char *dir, const char *name, long *out)
 int
 control_hasline(const char *dir, const char *name, const char *s)
 {
-	char	*p, *line, *next, *end;
+	char	*p;
 	size_t	 len;
-	int	 r, found = 0;
+	int	 r;
 
 	if ((r = control_readfile(dir, name, &p, &len)) != 1)
 		return r;
+	r = control_haslinein(p, len, s);
+	free(p);
+	return r;
+}
+
+/* The same for a file already read: 1 or 0. */
+int
+control_haslinein(const char *p, size_t len, const char *s)
+{
+	const char	*line, *next, *end;
+
 	for (line = p; line < p + len; line = next) {
 		end = memchr(line, '\n', p + len - line);
 		next = end ? end + 1 : p + len;
@@ -158,11 +169,8 @@ control_hasline(const char *dir, const char *name, const char *s)
 		if (line == end || *line == '#')
 			continue;
 		if ((size_t)(end - line) == strlen(s) &&
-		    strncasecmp(line, s, end - line) == 0) {
-			found = 1;
-			break;
-		}
+		    strncasecmp(line, s, end - line) == 0)
+			return 1;
 	}
-	free(p);
-	return found;
+	return 0;
 }

@@ -13,5 +13,6 @@ int	control_readfile(const char *, const char *, char **, size_t *);
 int	control_readline(const char *, const char *, char *, size_t);
 int	control_readint(const char *, const char *, long *);
 int	control_hasline(const char *, const char *, const char *);
+int	control_haslinein(const char *, size_t, const char *);
 
 #endif

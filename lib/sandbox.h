@@ -4,7 +4,11 @@
 #ifndef SANDBOX_H
 #define SANDBOX_H
 
-int	sandbox_relay(void);
+#include <sys/types.h>
+
+#include <stddef.h>
+
+int	sandbox_relay(const pid_t *, size_t);
 const char *sandbox_kind(void);
 
 #endif

@@ -243,16 +243,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifdef FUZZ_certid
 #include "certid.h"
+#include "control.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct certid	 id;
-	const char	*ca = getenv("FUZZ_CA");
-	char		 why[512];
-	size_t		 i;
+	static struct certid_trust	 t;
+	static int			 loaded;
+	struct certid			 id;
+	const char			*ca = getenv("FUZZ_CA");
+	char				 why[512];
+	size_t				 i;
 
-	certid_check(&id, data, size, ca, NULL);
+	if (!loaded) {		/* FUZZ_CA: the CA file, as clientca.pem */
+		char	 dir[4096], *base;
+
+		snprintf(dir, sizeof(dir), "%s", ca != NULL ? ca : "/none");
+		if ((base = strrchr(dir, '/')) != NULL) {
+			*base++ = '\0';
+			(void)control_readfile(dir, base, &t.ca, &t.calen);
+		}
+		t.clients = strdup("# fuzz\ngood@example.com\n");
+		t.clientslen = strlen(t.clients);
+		loaded = 1;
+	}
+	certid_check(&id, data, size, &t);
+	(void)certid_listed(&id, &t);
 	assert(id.naddr <= CERTID_MAXADDR);
 	for (i = 0; i < id.naddr; i++)
 		assert(strchr(id.addr[i], '@') != NULL &&

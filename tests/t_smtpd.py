@@ -835,25 +835,42 @@ def root_drops_privileges_after_reading_the_key():
 
 
 @test
-def relay_is_narrowed_after_tls():
-    """After the handshake the relay runs under its seccomp filter, and
-    qmail-smtpd, started just before, does not."""
+def relay_is_narrowed_from_the_start():
+    """The relay runs under its seccomp filter before it reads a byte from
+    the client, in the plaintext phase, through the handshake and after;
+    with TLS turned off too.  Neither qmail-smtpd inherits the filter: the
+    plaintext one starts before it, the TLS one from the standby."""
     if not os.path.exists("/proc/self/status") or "Seccomp:" not in \
             open("/proc/self/status").read() or b"sandbox: seccomp" not in \
             run([SMTPD, "-V"]).stdout:
         return "skip"           # not Linux, or built with SECCOMP=0
-    script = ('if [ -n "$SSL_PROTOCOL" ]; then sleep 0.3; '
-              'grep ^Seccomp: /proc/$PPID/status > "$STANDIN_RECORD/relay"; '
-              'grep ^Seccomp: /proc/self/status > "$STANDIN_RECORD/child"; '
-              'fi; exec "$0"')
+    script = ('p=plain; [ -n "$SSL_PROTOCOL" ] && p=tls; sleep 0.3; '
+              'grep ^Seccomp: /proc/$PPID/status > "$STANDIN_RECORD/relay-$p"; '
+              'grep ^Seccomp: /proc/self/status > "$STANDIN_RECORD/child-$p"; '
+              'exec "$0"')
+
+    def mode(srv, name):
+        return open(os.path.join(srv.rec, name)).read().split()[1]
+
     with Server(("SMTPD", "sh", "-c", script, STANDIN)) as srv:
         r = tls_session(srv, "client", rcpt=b"x@foreign.net")
         expect(r.startswith(b"250"), "session under the filter: %r" % r)
         srv.idle()
-        relay = open(os.path.join(srv.rec, "relay")).read().split()[1]
-        child = open(os.path.join(srv.rec, "child")).read().split()[1]
-        expect_eq(relay, "2", "relay's seccomp mode (2: filter)")
-        expect_eq(child, "0", "qmail-smtpd's seccomp mode")
+        for phase in ("plain", "tls"):
+            expect_eq(mode(srv, "relay-" + phase), "2",
+                      "relay's seccomp mode in the %s phase (2: filter)"
+                      % phase)
+            expect_eq(mode(srv, "child-" + phase), "0",
+                      "%s qmail-smtpd's seccomp mode" % phase)
+    with Server(("SMTPD", "sh", "-c", script, STANDIN),
+                env={"UCSPITLS": "-"}) as srv:
+        c = Client(srv.port)
+        expect_eq(c.reply(), b"220 standin.example.org ESMTP\r\n", "greeting")
+        expect_eq(c.cmd(b"QUIT"), b"221 standin.example.org\r\n", "QUIT")
+        c.close()
+        srv.idle()
+        expect_eq(mode(srv, "relay-plain"), "2", "relay without TLS")
+        expect_eq(mode(srv, "child-plain"), "0", "qmail-smtpd without TLS")
 
 
 @test

@@ -11,16 +11,20 @@
 #include <sys/wait.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "child.h"
 #include "control.h"
+#include "io.h"
 #include "proxy.h"
 #include "sandbox.h"
 #include "smtp.h"
@@ -781,6 +785,8 @@ t_hasline_missing(void)
 /* the relay's sandbox                                                 */
 
 /* Run fn in a child that first narrows itself; its wait status. */
+static pid_t	 sb_child = -1;		/* a child the narrowed one may signal */
+
 static int
 sandboxed(void (*fn)(void))
 {
@@ -790,7 +796,7 @@ sandboxed(void (*fn)(void))
 	if ((pid = fork()) == -1)
 		return -1;
 	if (pid == 0) {
-		if (sandbox_relay() == -1)
+		if (sandbox_relay(&sb_child, 1) == -1)
 			_exit(99);
 		fn();
 		_exit(0);
@@ -810,12 +816,18 @@ try_open(void)
 static void
 try_relay(void)
 {
-	char	*p;
-	int	 fd[2] = { -1, -1 };
+	char		*p;
+	int		 fd[2] = { -1, -1 };
+
+	struct tm	 tm;
+	time_t		 now = time(NULL);
 
 	/* what the relay does: allocate, write, poll, close, exit */
 	if ((p = malloc(1 << 20)) == NULL)
 		_exit(2);
+	/* libcrypto checking a certificate's dates */
+	if (gmtime_r(&now, &tm) == NULL || localtime_r(&now, &tm) == NULL)
+		_exit(4);
 	p[0] = 'x';
 	if (write(STDOUT_FILENO, "", 0) == -1)
 		_exit(3);
@@ -823,6 +835,56 @@ try_relay(void)
 	free(p);
 	(void)close(fd[0]);
 	_exit(0);
+}
+
+static void
+try_kill_child(void)
+{
+	if (kill(sb_child, SIGTERM) == -1)
+		_exit(5);
+	_exit(0);
+}
+
+static void
+try_kill_other(void)
+{
+	(void)kill(getppid(), 0);	/* not one of its children */
+	_exit(1);
+}
+
+/* A child to be signalled: sleeps until then, reaped by the caller. */
+static pid_t
+sleeper(void)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) == 0) {
+		sleep(30);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void
+t_sandbox_kill_children_only(void)
+{
+	int	 st, cst;
+
+	if (strcmp(sandbox_kind(), "none") == 0)
+		return;
+	sb_child = sleeper();
+	CHECK(sb_child > 0);
+	st = sandboxed(try_kill_child);
+	while (waitpid(sb_child, &cst, 0) == -1)
+		;
+	sb_child = -1;
+	CHECK(WIFEXITED(st));
+	CHECK_INT(WEXITSTATUS(st), 0);
+	CHECK(WIFSIGNALED(cst));
+	CHECK_INT(WTERMSIG(cst), SIGTERM);
+	st = sandboxed(try_kill_other);
+	CHECK(WIFSIGNALED(st));
+	CHECK_INT(WTERMSIG(st), SIGSYS);
 }
 
 static void
@@ -843,6 +905,167 @@ t_sandbox_allows_relaying(void)
 	int	 st;
 
 	st = sandboxed(try_relay);
+	CHECK(WIFEXITED(st));
+	CHECK_INT(WEXITSTATUS(st), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* the standby: the TLS phase's server, forked before the sandbox      */
+
+/* All the child wrote to its stdout, up to n - 1 bytes. */
+static size_t
+child_output(struct child *c, char *out, size_t n)
+{
+	size_t	 len = 0;
+	ssize_t	 r;
+
+	while (len + 1 < n &&
+	    (r = io_read(c->out, out + len, n - 1 - len,
+	    io_now() + 10000)) > 0)
+		len += r;
+	out[len] = '\0';
+	return len;
+}
+
+static const char *const tlsnames[] = { "SSL_*", "RELAYCLIENT", NULL };
+static char	*basevars[] = { "PATH=/usr/bin:/bin", "BASE=kept", NULL };
+
+static void
+t_standby_launch(void)
+{
+	char		*argv[] = { "sh", "-c",
+			    "echo \"$BASE $SSL_PROTOCOL ${RELAYCLIENT-unset}\"; "
+			    "cat", NULL };
+	struct child	 c;
+	struct env	 base, add;
+	char		 out[256];
+
+	CHECK_INT(env_init(&base, basevars), 0);
+	CHECK_INT(child_standby(&c, argv, &base, tlsnames), 0);
+	env_free(&base);		/* the standby has its own copy */
+	CHECK_INT(env_init(&add, (char *[]){ NULL }), 0);
+	CHECK_INT(env_set(&add, "SSL_PROTOCOL", "TLSv1.3"), 0);
+	CHECK_INT(env_set(&add, "RELAYCLIENT", ""), 0);
+	CHECK_INT(child_launch(&c, &add), 0);
+	env_free(&add);
+	CHECK_INT(io_writeall(c.in, "piped\n", 6, io_now() + 10000), 0);
+	child_closein(&c);
+	child_output(&c, out, sizeof(out));
+	CHECK_STR(out, "kept TLSv1.3 \npiped\n");
+	CHECK_INT(child_end(&c, 2000), 0);
+}
+
+static void
+t_standby_nothing_added(void)
+{
+	char		*argv[] = { "sh", "-c",
+			    "echo \"$BASE ${SSL_PROTOCOL-none}\"", NULL };
+	struct child	 c;
+	struct env	 base, add;
+	char		 out[256];
+
+	CHECK_INT(env_init(&base, basevars), 0);
+	CHECK_INT(child_standby(&c, argv, &base, tlsnames), 0);
+	env_free(&base);
+	CHECK_INT(env_init(&add, (char *[]){ NULL }), 0);
+	CHECK_INT(child_launch(&c, &add), 0);
+	env_free(&add);
+	child_output(&c, out, sizeof(out));
+	CHECK_STR(out, "kept none\n");
+	CHECK_INT(child_end(&c, 2000), 0);
+}
+
+/* A name not on the list (what a compromised relay might try) is refused. */
+static void
+t_standby_refuses_other_names(void)
+{
+	static const char	*bad[] = { "LD_PRELOAD", "PATH", "SSL", "BASE" };
+	char			*argv[] = { "sh", "-c", "echo ran", NULL };
+	struct child		 c;
+	struct env		 base, add;
+	char			 out[64];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(env_init(&base, basevars), 0);
+		CHECK_INT(child_standby(&c, argv, &base, tlsnames), 0);
+		env_free(&base);
+		CHECK_INT(env_init(&add, (char *[]){ NULL }), 0);
+		CHECK_INT(env_set(&add, "SSL_CIPHER", "x"), 0);
+		CHECK_INT(env_set(&add, bad[i], "/tmp/x"), 0);
+		CHECK_INT(child_launch(&c, &add), -1);
+		CHECK_INT(errno, EPERM);
+		env_free(&add);
+		child_output(&c, out, sizeof(out));
+		CHECK_STR(out, "");
+		CHECK_INT(child_end(&c, 2000), 111);
+	}
+}
+
+static void
+t_standby_dismissed(void)
+{
+	char		*argv[] = { "sh", "-c", "exit 7", NULL };
+	struct child	 c;
+	struct env	 base;
+
+	CHECK_INT(env_init(&base, basevars), 0);
+	CHECK_INT(child_standby(&c, argv, &base, tlsnames), 0);
+	env_free(&base);
+	CHECK_INT(child_end(&c, 2000), 0);	/* 7 if sh had run */
+}
+
+static void
+t_standby_exec_fails(void)
+{
+	char		*argv[] = { "/nonexistent/qmail-smtpd", NULL };
+	struct child	 c;
+	struct env	 base, add;
+
+	CHECK_INT(env_init(&base, basevars), 0);
+	CHECK_INT(child_standby(&c, argv, &base, tlsnames), 0);
+	env_free(&base);
+	CHECK_INT(env_init(&add, (char *[]){ NULL }), 0);
+	CHECK_INT(child_launch(&c, &add), -1);
+	CHECK_INT(errno, ENOENT);
+	env_free(&add);
+	CHECK_INT(child_end(&c, 2000), 111);
+}
+
+/*
+ * What starttls-smtpd does: standby, narrow, launch.  The launched
+ * program must not inherit the filter (it reports its seccomp mode).
+ */
+static void
+t_standby_outside_sandbox(void)
+{
+	char		*argv[] = { "sh", "-c",
+			    "sed -n 's/^Seccomp:[[:space:]]*//p' "
+			    "/proc/self/status", NULL };
+	struct child	 c;
+	struct env	 base, add;
+	char		 out[64];
+	pid_t		 pid;
+	int		 st;
+
+	if (strcmp(sandbox_kind(), "none") == 0 ||
+	    access("/proc/self/status", R_OK) != 0)
+		return;
+	if ((pid = fork()) == 0) {
+		if (env_init(&base, basevars) == -1 ||
+		    env_init(&add, (char *[]){ NULL }) == -1 ||
+		    child_standby(&c, argv, &base, tlsnames) == -1 ||
+		    sandbox_relay(&c.pid, 1) == -1 ||
+		    child_launch(&c, &add) == -1)
+			_exit(2);
+		child_output(&c, out, sizeof(out));
+		if (strcmp(out, "0\n") != 0)
+			_exit(3);
+		_exit(child_end(&c, 2000) == 0 ? 0 : 4);
+	}
+	CHECK(pid > 0);
+	while (waitpid(pid, &st, 0) == -1)
+		;
 	CHECK(WIFEXITED(st));
 	CHECK_INT(WEXITSTATUS(st), 0);
 }
@@ -1820,6 +2043,19 @@ main(void)
 	    t_sandbox_refuses_open);
 	run("sandbox: what the relay does is allowed",
 	    t_sandbox_allows_relaying);
+	run("sandbox: signals its own children only",
+	    t_sandbox_kill_children_only);
+	run("standby: becomes the program, with the environment sent",
+	    t_standby_launch);
+	run("standby: nothing added, the environment it holds",
+	    t_standby_nothing_added);
+	run("standby: refuses names not on its list (LD_PRELOAD, PATH)",
+	    t_standby_refuses_other_names);
+	run("standby: dismissed, it exits without running anything",
+	    t_standby_dismissed);
+	run("standby: a failed exec is reported", t_standby_exec_fails);
+	run("standby: launched from a sandbox, runs outside it",
+	    t_standby_outside_sandbox);
 	run("proxy own reply waits for room in a full client buffer",
 	    t_px_own_reply_waits_for_room);
 	run("proxy after client EOF drops only what cannot be used",
