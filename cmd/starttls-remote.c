@@ -32,6 +32,7 @@
 #include "dns.h"
 #include "io.h"
 #include "report.h"
+#include "sandbox.h"
 #include "smtpc.h"
 #include "tcpto.h"
 #include "tlsconf.h"
@@ -369,6 +370,12 @@ session(const struct dns_addr *d, int fd, int usetls)
 		retry = ehlo_tls(tls == 2) == RETRY_PLAIN;
 	if (retry)
 		return RETRY_PLAIN;
+	/*
+	 * Connected for good and TLS settled: from here on only the message
+	 * moves (fd 0 to the server, the report to fd 1).  There is no fd 2
+	 * to complain on; without the filter we deliver all the same.
+	 */
+	(void)sandbox_relay(NULL, 0);
 
 	command("MAIL FROM:<", sender, ">\r\n");
 	c = code();

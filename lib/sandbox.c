@@ -3,7 +3,9 @@
  * file it needs is read, the relay needs only to read, write, poll, close
  * and shut down descriptors, wait for and signal its own children,
  * allocate memory (libtls does), read the clock, take random bytes
- * (OpenSSL's handshake and reseeding) and exit.  On Linux with
+ * (OpenSSL's handshake and reseeding) and exit.  starttls-remote, once
+ * connected with TLS settled, needs the same without children, and to
+ * rewind the message (lseek on fd 0).  On Linux with
  * libseccomp, anything else kills the process: a compromised relay cannot
  * open a file, connect anywhere, start a program or signal any process
  * but its children.  Elsewhere, or built with SECCOMP=0, this does
@@ -22,6 +24,7 @@
 
 static const int allowed[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
+	SCMP_SYS(lseek),
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(close), SCMP_SYS(shutdown),
 	SCMP_SYS(wait4), SCMP_SYS(getpid),
 	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),

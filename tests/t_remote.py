@@ -6,9 +6,10 @@ import os
 import re
 import socket
 import ssl
+import subprocess
 import time
 
-from lib import (Client, Server, cert, expect, expect_eq, expect_in,
+from lib import (SMTPD, Client, Server, cert, expect, expect_eq, expect_in,
                  expect_not_in, wait_for)
 from peers import (Aiosmtpd, Dnsmasq, QmailHome, Scripted, names, ordinary,
                    remote)
@@ -451,6 +452,78 @@ def endless_reply_lines():
                "refused: %r" % r.rcpts[0][:80])
         expect(len(r.rcpts[0]) < 5100, "reply text capped")
         expect_eq(r.final, "DGiving up on 127.0.0.1.\n", "final")
+
+
+# ------------------------------------------------------------ hardening
+
+def seccomp_mode(marker):
+    """The seccomp mode of the starttls-remote whose argv holds marker."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            if os.path.basename(argv[0]) != b"starttls-remote" or \
+                    marker not in argv:
+                continue
+            for line in open("/proc/%s/status" % pid):
+                if line.startswith("Seccomp:"):
+                    return line.split()[1]
+        except OSError:
+            continue
+    return None
+
+
+@test
+def narrowed_once_connected_with_tls_settled():
+    """Once connected for good and TLS is settled, starttls-remote runs
+    under its seccomp filter: the message and the report still go through
+    (it rewinds fd 0), and nothing is written to fd 2.  Before that (DNS,
+    connect, control files) it is not narrowed."""
+    if not os.path.exists("/proc/self/status") or "Seccomp:" not in \
+            open("/proc/self/status").read() or b"sandbox: seccomp" not in \
+            subprocess.run([SMTPD, "-V"], stdout=subprocess.PIPE).stdout:
+        return "skip"           # not Linux, or built with SECCOMP=0
+    marker = b"seccomp-probe@example.org"
+    for usetls in (True, False):
+        modes = []
+
+        def fn(conn):
+            conn.send(b"220 scripted.example ESMTP\r\n")
+            conn.expect(b"EHLO")
+            modes.append(seccomp_mode(marker))
+            conn.send(b"250-scripted.example\r\n" +
+                      (b"250-STARTTLS\r\n" if usetls else b"") +
+                      b"250 8BITMIME\r\n")
+            if usetls:
+                conn.expect(b"STARTTLS")
+                conn.send(b"220 go ahead\r\n")
+                conn.starttls()
+                conn.expect(b"EHLO")
+                conn.send(b"250 scripted.example\r\n")
+            conn.expect(b"MAIL")
+            modes.append(seccomp_mode(marker))
+            conn.send(b"250 ok\r\n")
+            conn.expect(b"RCPT")
+            conn.send(b"250 ok\r\n")
+            conn.expect(b"DATA")
+            conn.send(b"354 go ahead\r\n")
+            conn.lines.append(b"MESSAGE:" + conn.data())
+            conn.send(b"250 accepted\r\n")
+            conn.expect(b"QUIT")
+            conn.send(b"221 bye\r\n")
+
+        with Scripted(fn) as peer:
+            r = remote(routed(peer.port), "example.org", "s@sender.example",
+                       [marker.decode()], MSG * 2000)
+            what = "with TLS" if usetls else "plaintext"
+            sends(r, "K", what)
+            expect_eq(modes, ["0", "2"], "seccomp mode at EHLO, at MAIL, "
+                      + what)
+            expect_in(b"MESSAGE:" + b"Subject: test\r\n", b"".join(
+                peer.seen[0]), "message " + what)
+            expect_eq(r.raw.count(b"\0"), 2, "report, nothing else: %r"
+                      % r.raw[:200])
 
 
 # -------------------------------------------------------- both halves
