@@ -6,6 +6,7 @@ servers are in t_smtpd.py.)
 import re
 import socket
 import ssl
+import time
 
 from lib import (Client, Server, expect, expect_eq, expect_in, wait_for)
 
@@ -73,6 +74,41 @@ def client_dies_after_dot_before_reply():
             c.s.close()
         all_ended(srv)
         expect_eq(len(srv.messages()), 2, "messages queued")
+
+
+@test
+def tls_alert_mid_data():
+    """close_notify, an encrypted TLS alert, halfway through a message:
+    the half message is not queued and the session ends at once."""
+    with Server() as srv:
+        c = Client(srv.port)
+        to_data(c, True)
+        c.send(b"Subject: half\r\n\r\nthis message never ends")
+        c.s.settimeout(5)
+        try:
+            c.s.unwrap()        # sends close_notify, waits for ours
+        except (OSError, ValueError):
+            pass
+        c.sock.close()
+        all_ended(srv)
+        expect_eq(srv.messages(), [], "a half message was queued")
+
+
+@test
+def client_gone_mid_handshake():
+    """Half a ClientHello, then the client hangs up: the handshake fails
+    at once (no waiting for the timeout) and nothing is left behind."""
+    with Server(("SMTPD", "-T", "30", "STANDIN")) as srv:
+        c = Client(srv.port)
+        c.reply()
+        c.cmd(b"STARTTLS")
+        c.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        t = time.time()
+        c.sock.close()
+        all_ended(srv)
+        expect(time.time() - t < 10, "ended by the hang-up, not -T 30")
+        expect_in("TLS handshake failed", srv.ourlog(), "log")
+        expect_eq(srv.messages(), [], "messages")
 
 
 @test
