@@ -930,6 +930,22 @@ child_output(struct child *c, char *out, size_t n)
 static const char *const tlsnames[] = { "SSL_*", "RELAYCLIENT", NULL };
 static char	*basevars[] = { "PATH=/usr/bin:/bin", "BASE=kept", NULL };
 
+/* A standby for argv, forked with basevars, and an empty set to add. */
+static int
+standby_setup(struct child *c, char **argv, struct env *add)
+{
+	struct env	 base;
+	int		 r;
+
+	if (env_init(&base, basevars) == -1)
+		return -1;
+	r = child_standby(c, argv, &base, tlsnames);
+	env_free(&base);		/* the standby has its own copy */
+	if (r == -1)
+		return -1;
+	return env_init(add, (char *[]){ NULL });
+}
+
 static void
 t_standby_launch(void)
 {
@@ -937,13 +953,10 @@ t_standby_launch(void)
 			    "echo \"$BASE $SSL_PROTOCOL ${RELAYCLIENT-unset}\"; "
 			    "cat", NULL };
 	struct child	 c;
-	struct env	 base, add;
+	struct env	 add;
 	char		 out[256];
 
-	CHECK_INT(env_init(&base, basevars), 0);
-	CHECK_INT(child_standby(&c, argv, &base, tlsnames), 0);
-	env_free(&base);		/* the standby has its own copy */
-	CHECK_INT(env_init(&add, (char *[]){ NULL }), 0);
+	CHECK_INT(standby_setup(&c, argv, &add), 0);
 	CHECK_INT(env_set(&add, "SSL_PROTOCOL", "TLSv1.3"), 0);
 	CHECK_INT(env_set(&add, "RELAYCLIENT", ""), 0);
 	CHECK_INT(child_launch(&c, &add), 0);
@@ -961,13 +974,10 @@ t_standby_nothing_added(void)
 	char		*argv[] = { "sh", "-c",
 			    "echo \"$BASE ${SSL_PROTOCOL-none}\"", NULL };
 	struct child	 c;
-	struct env	 base, add;
+	struct env	 add;
 	char		 out[256];
 
-	CHECK_INT(env_init(&base, basevars), 0);
-	CHECK_INT(child_standby(&c, argv, &base, tlsnames), 0);
-	env_free(&base);
-	CHECK_INT(env_init(&add, (char *[]){ NULL }), 0);
+	CHECK_INT(standby_setup(&c, argv, &add), 0);
 	CHECK_INT(child_launch(&c, &add), 0);
 	env_free(&add);
 	child_output(&c, out, sizeof(out));
@@ -982,15 +992,12 @@ t_standby_refuses_other_names(void)
 	static const char	*bad[] = { "LD_PRELOAD", "PATH", "SSL", "BASE" };
 	char			*argv[] = { "sh", "-c", "echo ran", NULL };
 	struct child		 c;
-	struct env		 base, add;
+	struct env		 add;
 	char			 out[64];
 	size_t			 i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK_INT(env_init(&base, basevars), 0);
-		CHECK_INT(child_standby(&c, argv, &base, tlsnames), 0);
-		env_free(&base);
-		CHECK_INT(env_init(&add, (char *[]){ NULL }), 0);
+		CHECK_INT(standby_setup(&c, argv, &add), 0);
 		CHECK_INT(env_set(&add, "SSL_CIPHER", "x"), 0);
 		CHECK_INT(env_set(&add, bad[i], "/tmp/x"), 0);
 		CHECK_INT(child_launch(&c, &add), -1);
@@ -1007,11 +1014,10 @@ t_standby_dismissed(void)
 {
 	char		*argv[] = { "sh", "-c", "exit 7", NULL };
 	struct child	 c;
-	struct env	 base;
+	struct env	 add;
 
-	CHECK_INT(env_init(&base, basevars), 0);
-	CHECK_INT(child_standby(&c, argv, &base, tlsnames), 0);
-	env_free(&base);
+	CHECK_INT(standby_setup(&c, argv, &add), 0);
+	env_free(&add);
 	CHECK_INT(child_end(&c, 2000), 0);	/* 7 if sh had run */
 }
 
@@ -1020,12 +1026,9 @@ t_standby_exec_fails(void)
 {
 	char		*argv[] = { "/nonexistent/qmail-smtpd", NULL };
 	struct child	 c;
-	struct env	 base, add;
+	struct env	 add;
 
-	CHECK_INT(env_init(&base, basevars), 0);
-	CHECK_INT(child_standby(&c, argv, &base, tlsnames), 0);
-	env_free(&base);
-	CHECK_INT(env_init(&add, (char *[]){ NULL }), 0);
+	CHECK_INT(standby_setup(&c, argv, &add), 0);
 	CHECK_INT(child_launch(&c, &add), -1);
 	CHECK_INT(errno, ENOENT);
 	env_free(&add);
@@ -1043,7 +1046,7 @@ t_standby_outside_sandbox(void)
 			    "sed -n 's/^Seccomp:[[:space:]]*//p' "
 			    "/proc/self/status", NULL };
 	struct child	 c;
-	struct env	 base, add;
+	struct env	 add;
 	char		 out[64];
 	pid_t		 pid;
 	int		 st;
@@ -1052,9 +1055,7 @@ t_standby_outside_sandbox(void)
 	    access("/proc/self/status", R_OK) != 0)
 		return;
 	if ((pid = fork()) == 0) {
-		if (env_init(&base, basevars) == -1 ||
-		    env_init(&add, (char *[]){ NULL }) == -1 ||
-		    child_standby(&c, argv, &base, tlsnames) == -1 ||
+		if (standby_setup(&c, argv, &add) == -1 ||
 		    sandbox_relay(&c.pid, 1) == -1 ||
 		    child_launch(&c, &add) == -1)
 			_exit(2);
