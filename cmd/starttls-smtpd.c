@@ -133,8 +133,9 @@ narrow(const struct child *ch, const struct child *next)
 {
 	pid_t	 children[2];
 
-	children[0] = ch->pid;
-	children[1] = next->pid;
+	/* kill() on pids only where there is no pidfd to signal through */
+	children[0] = ch->pidfd == -1 ? ch->pid : -1;
+	children[1] = next->pidfd == -1 ? next->pid : -1;
 	if (sandbox_relay(children, 2) == -1)
 		log_info("unable to narrow the relay with %s: %s",
 		    sandbox_kind(), strerror(errno));
@@ -150,8 +151,7 @@ static const char *const tlsvars[] = {
 };
 
 static void
-tls_environment(struct conn *cl, struct env *e,
-    const struct certid_trust *trust)
+tls_environment(struct conn *cl, struct env *e, struct certid_trust *trust)
 {
 	struct certid	 id;
 	const uint8_t	*pem;
@@ -328,8 +328,9 @@ main(int argc, char *argv[])
 	conn_init(&cl, 0, 1);
 	io_nodelay(1);
 	ch.pid = next.pid = -1;
-	ch.in = ch.out = ch.ctl = next.in = next.out = next.ctl = -1;
-	memset(&trust, 0, sizeof(trust));
+	ch.in = ch.out = ch.ctl = ch.pidfd = -1;
+	next.in = next.out = next.ctl = next.pidfd = -1;
+	certid_init(&trust);
 
 	if (!opt.smtps) {
 		/*

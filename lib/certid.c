@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -229,56 +230,95 @@ chain_verify(struct chain *c, X509_STORE *store, int crlcheck, int purpose,
 	return rv;
 }
 
+#define PEM_MAX		(64 * 1024 * 1024)	/* a CA bundle, or CRLs */
+
+static void
+file_open(struct certid_file *f, const char *dir, const char *name)
+{
+	f->data = NULL;
+	f->len = 0;
+	f->err = 0;
+	if ((f->fd = control_open(dir, name)) == -1 && errno != ENOENT)
+		f->err = errno;
+}
+
+/* The file's contents, read now if not yet: 1, 0 (absent) or -1 (err). */
+static int
+file_get(struct certid_file *f, size_t max)
+{
+	if (f->fd != -1) {
+		if (control_readfd(f->fd, max, &f->data, &f->len) == -1)
+			f->err = errno != 0 ? errno : EIO;
+		close(f->fd);
+		f->fd = -1;
+	}
+	return f->data != NULL ? 1 : f->err != 0 ? -1 : 0;
+}
+
+static void
+file_close(struct certid_file *f)
+{
+	if (f->fd != -1)
+		close(f->fd);
+	free(f->data);
+	f->fd = -1;
+	f->data = NULL;
+	f->len = 0;
+	f->err = 0;
+}
+
 /* clientca.pem and clientcrl.pem as a store: CHAIN_OK or why not. */
 static int
-trust_store(const struct certid_trust *t, X509_STORE **store)
+trust_store(struct certid_trust *t, X509_STORE **store, int *crlcheck)
 {
+	int	 r;
+
 	*store = NULL;
-	if (t->ca == NULL)
+	*crlcheck = 0;
+	if (file_get(&t->ca, PEM_MAX) != 1)
 		return CHAIN_NOCA;
 	if ((*store = X509_STORE_new()) == NULL)
 		return CHAIN_SETUP;
-	if (store_addpem(*store, t->ca, t->calen) == -1)
+	if (store_addpem(*store, t->ca.data, t->ca.len) == -1)
 		return CHAIN_NOCA;
-	if (t->crlerr != 0 || (t->crl != NULL &&
-	    store_addpem(*store, t->crl, t->crllen) == -1))
+	if ((r = file_get(&t->crl, PEM_MAX)) == -1 || (r == 1 &&
+	    store_addpem(*store, t->crl.data, t->crl.len) == -1))
 		return CHAIN_NOCRL;
+	*crlcheck = r == 1;
 	return CHAIN_OK;
 }
 
-static int
-readerr(int r)
+/* Nothing to judge certificates with (no clientca.pem). */
+void
+certid_init(struct certid_trust *t)
 {
-	return r == -1 ? (errno != 0 ? errno : EIO) : 0;
+	t->ca.fd = t->crl.fd = t->clients.fd = -1;
+	file_close(&t->ca);
+	file_close(&t->crl);
+	file_close(&t->clients);
 }
 
 /*
- * Read what certid_check() and certid_listed() will need.  Failures are
+ * Open what certid_check() and certid_listed() may need.  Failures are
  * kept and reported when a certificate is judged, as before the sandbox.
  */
 void
 certid_load(struct certid_trust *t, const char *dir)
 {
-	int	 r;
-
-	memset(t, 0, sizeof(*t));
-	r = control_readfile(dir, "clientca.pem", &t->ca, &t->calen);
-	t->caerr = readerr(r);
-	if (t->ca == NULL)
+	certid_init(t);
+	file_open(&t->ca, dir, "clientca.pem");
+	if (t->ca.fd == -1)
 		return;		/* nothing can be verified, or listed */
-	r = control_readfile(dir, "clientcrl.pem", &t->crl, &t->crllen);
-	t->crlerr = readerr(r);
-	r = control_readfile(dir, "tlsclients", &t->clients, &t->clientslen);
-	t->clientserr = readerr(r);
+	file_open(&t->crl, dir, "clientcrl.pem");
+	file_open(&t->clients, dir, "tlsclients");
 }
 
 void
 certid_unload(struct certid_trust *t)
 {
-	free(t->ca);
-	free(t->crl);
-	free(t->clients);
-	memset(t, 0, sizeof(*t));
+	file_close(&t->ca);
+	file_close(&t->crl);
+	file_close(&t->clients);
 }
 
 /*
@@ -288,12 +328,12 @@ certid_unload(struct certid_trust *t)
  */
 void
 certid_check(struct certid *id, const uint8_t *pem, size_t pemlen,
-    const struct certid_trust *t)
+    struct certid_trust *t)
 {
 	struct chain	 c;
 	X509_STORE	*store = NULL;
 	const char	*why = NULL;
-	int		 r;
+	int		 r, crlcheck;
 
 	memset(id, 0, sizeof(*id));
 	id->listed = -1;
@@ -307,10 +347,10 @@ certid_check(struct certid *id, const uint8_t *pem, size_t pemlen,
 	id->provided = 1;
 	subject_print(id, c.leaf);
 	addr_collect(id, c.leaf);
-	if (t->ca == NULL && t->caerr == 0)
+	if (t->ca.fd == -1 && t->ca.data == NULL && t->ca.err == 0)
 		fail(id, "no clientca.pem");
-	else switch ((r = trust_store(t, &store)) == CHAIN_OK ?
-	    chain_verify(&c, store, t->crl != NULL, X509_PURPOSE_SSL_CLIENT,
+	else switch ((r = trust_store(t, &store, &crlcheck)) == CHAIN_OK ?
+	    chain_verify(&c, store, crlcheck, X509_PURPOSE_SSL_CLIENT,
 	    &why) : r) {
 	case CHAIN_OK:
 		id->verified = 1;
@@ -335,24 +375,26 @@ certid_check(struct certid *id, const uint8_t *pem, size_t pemlen,
 
 /*
  * Is one of the certificate's addresses a line of tlsclients?  Only a
- * verified certificate can be listed.  Returns 1 (id->listed set), 0, or
- * -1 with errno set if tlsclients could not be read.
+ * verified certificate with an address can be listed.  Returns 1
+ * (id->listed set), 0, or -1 with errno set if tlsclients could not be
+ * read.
  */
 int
-certid_listed(struct certid *id, const struct certid_trust *t)
+certid_listed(struct certid *id, struct certid_trust *t)
 {
 	size_t	 i;
+	int	 r;
 
 	id->listed = -1;
-	if (!id->verified)
+	if (!id->verified || id->naddr == 0)
 		return 0;
-	if (t->clientserr != 0) {
-		errno = t->clientserr;
+	if ((r = file_get(&t->clients, CONTROL_MAX)) == -1) {
+		errno = t->clients.err;
 		return -1;
 	}
-	for (i = 0; i < id->naddr; i++)
-		if (t->clients != NULL &&
-		    control_haslinein(t->clients, t->clientslen, id->addr[i])) {
+	for (i = 0; r == 1 && i < id->naddr; i++)
+		if (control_haslinein(t->clients.data, t->clients.len,
+		    id->addr[i])) {
 			id->listed = (int)i;
 			return 1;
 		}

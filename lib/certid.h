@@ -24,27 +24,29 @@ struct certid {
 };
 
 /*
- * What judging a client certificate reads from the control directory,
- * read when the session starts: the sandboxed relay cannot open a file
- * after the handshake.  A NULL buffer with err 0 means the file is absent.
+ * What judging a client certificate reads from the control directory:
+ * opened when the session starts, since the sandboxed relay cannot open
+ * a file after the handshake, and read only if a certificate comes.
  */
-struct certid_trust {
-	char	*ca;			/* clientca.pem */
-	size_t	 calen;
-	int	 caerr;			/* errno of a failed read */
-	char	*crl;			/* clientcrl.pem */
-	size_t	 crllen;
-	int	 crlerr;
-	char	*clients;		/* tlsclients */
-	size_t	 clientslen;
-	int	 clientserr;
+struct certid_file {
+	int	 fd;			/* open, not read yet; or -1 */
+	int	 err;			/* errno of a failed open or read */
+	char	*data;			/* once read; NULL: absent, or err */
+	size_t	 len;
 };
 
+struct certid_trust {
+	struct certid_file	 ca;		/* clientca.pem */
+	struct certid_file	 crl;		/* clientcrl.pem */
+	struct certid_file	 clients;	/* tlsclients */
+};
+
+void	certid_init(struct certid_trust *);
 void	certid_load(struct certid_trust *, const char *);
 void	certid_unload(struct certid_trust *);
 void	certid_check(struct certid *, const uint8_t *, size_t,
-	    const struct certid_trust *);
-int	certid_listed(struct certid *, const struct certid_trust *);
+	    struct certid_trust *);
+int	certid_listed(struct certid *, struct certid_trust *);
 int	certid_server(const uint8_t *, size_t, const char *, const char *,
 	    char *, size_t);
 

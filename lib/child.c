@@ -3,6 +3,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -128,6 +129,36 @@ pipes_tune(struct child *c)
 }
 
 /*
+ * A descriptor for the child itself (Linux pidfd), so that signalling it
+ * cannot reach another process once its pid is reaped and reused; the
+ * sandboxed relay may signal through it and needs no kill() at all.
+ * -1 where there is none: then kill() on the pid.
+ */
+static void
+pidfd_take(struct child *c)
+{
+#ifdef SYS_pidfd_open
+	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	if (c->pidfd != -1)
+		io_cloexec(c->pidfd);	/* it is, already; say so */
+#else
+	c->pidfd = -1;
+#endif
+}
+
+static void
+child_signal(struct child *c, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+	if (c->pidfd != -1) {
+		(void)syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0);
+		return;
+	}
+#endif
+	(void)kill(c->pid, sig);
+}
+
+/*
  * Start argv[0] (searched in $PATH) with pipes on its stdin and stdout.
  * Our ends are close-on-exec and non-blocking; the child's are ordinary
  * blocking descriptors, as qmail-smtpd expects.
@@ -186,6 +217,7 @@ child_start(struct child *c, char **argv, struct env *e)
 	c->in = in[1];
 	c->out = out[0];
 	c->ctl = -1;
+	pidfd_take(c);
 	pipes_tune(c);
 	return 0;
  fail:
@@ -309,8 +341,11 @@ child_standby(struct child *c, char **argv, struct env *e,
 	case -1:
 		goto fail;
 	case 0:
-		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1)
+		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1) {
+			saved = errno;
+			(void)write(ctl[1], &saved, sizeof(saved));
 			_exit(111);
+		}
 		if (in[0] != 0)
 			close(in[0]);
 		if (out[1] != 1)
@@ -326,6 +361,8 @@ child_standby(struct child *c, char **argv, struct env *e,
 	c->in = in[1];
 	c->out = out[0];
 	c->ctl = ctl[0];
+	io_nonblock(c->ctl);	/* child_launch()'s deadlines */
+	pidfd_take(c);
 	pipes_tune(c);
 	return 0;
  fail:
@@ -337,6 +374,7 @@ child_standby(struct child *c, char **argv, struct env *e,
 	close(ctl[0]);
 	close(ctl[1]);
 	c->pid = -1;
+	c->pidfd = -1;
 	errno = saved;
 	return -1;
 }
@@ -427,17 +465,19 @@ child_end(struct child *c, int grace_ms)
 		    io_wait(c->out, POLLIN, deadline) == 1)
 			continue;
 		if (r != 0 && c->pid > 0)
-			kill(c->pid, SIGTERM);
+			child_signal(c, SIGTERM);
 		child_closeout(c);
 	}
 	if (c->pid <= 0)
 		return 111;
-	while (waitpid(c->pid, &status, 0) == -1)
-		if (errno != EINTR) {
-			c->pid = -1;
-			return 111;
-		}
+	while ((r = waitpid(c->pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	if (c->pidfd != -1)
+		close(c->pidfd);
+	c->pidfd = -1;
 	c->pid = -1;
+	if (r == -1)
+		return 111;
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 111;

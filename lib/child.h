@@ -20,6 +20,7 @@ struct child {
 	int	 in;		/* we write: the child's stdin */
 	int	 out;		/* we read: the child's stdout */
 	int	 ctl;		/* a standby's: its environment, exec errors */
+	int	 pidfd;		/* to signal it (Linux), or -1 */
 };
 
 struct env {

@@ -3,7 +3,6 @@
  * was read, 0 when it does not exist, -1 with errno set on any other error.
  */
 #include <sys/types.h>
-#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +14,6 @@
 #include <unistd.h>
 
 #include "control.h"
-
-#define CONTROL_MAX	(1024 * 1024)	/* no control file is this large */
 
 int
 control_path(char *out, size_t outlen, const char *dir, const char *name)
@@ -31,56 +28,82 @@ control_path(char *out, size_t outlen, const char *dir, const char *name)
 	return 0;
 }
 
-/* Whole file into a NUL-terminated malloc'd buffer. */
+/* A control file opened for control_readfd(): the descriptor, or -1. */
 int
-control_readfile(const char *dir, const char *name, char **out, size_t *outlen)
+control_open(const char *dir, const char *name)
 {
-	char		 path[PATH_MAX];
-	struct stat	 st;
-	char		*p;
-	size_t		 len = 0;
-	ssize_t		 r;
-	int		 fd, saved;
+	char	 path[PATH_MAX];
+
+	if (control_path(path, sizeof(path), dir, name) == -1)
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * The rest of fd, up to max bytes, into a NUL-terminated malloc'd buffer:
+ * 1, or -1 with errno (EFBIG beyond max).  Only read(2): it also serves
+ * a process that can no longer open or stat anything.
+ */
+int
+control_readfd(int fd, size_t max, char **out, size_t *outlen)
+{
+	char	*p = NULL, *np;
+	size_t	 len = 0, size = 0;
+	ssize_t	 r;
+	int	 saved;
 
 	*out = NULL;
 	*outlen = 0;
-	if (control_path(path, sizeof(path), dir, name) == -1)
-		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if (st.st_size > CONTROL_MAX) {
-		errno = EFBIG;
-		goto fail;
-	}
-	if ((p = malloc((size_t)st.st_size + 1)) == NULL)
-		goto fail;
-	while (len < (size_t)st.st_size) {
-		r = read(fd, p + len, (size_t)st.st_size - len);
+	for (;;) {
+		if (len + 1 >= size) {
+			if (size > max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			size = size == 0 ? 4096 : size * 2;
+			if ((np = realloc(p, size + 1)) == NULL)
+				goto fail;
+			p = np;
+		}
+		r = read(fd, p + len, size - len);
 		if (r == -1 && errno == EINTR)
 			continue;
-		if (r == -1) {
-			saved = errno;
-			free(p);
-			close(fd);
-			errno = saved;
-			return -1;
-		}
+		if (r == -1)
+			goto fail;
 		if (r == 0)
 			break;
 		len += r;
 	}
-	close(fd);
+	if (len > max) {
+		errno = EFBIG;
+		goto fail;
+	}
 	p[len] = '\0';
 	*out = p;
 	*outlen = len;
 	return 1;
  fail:
 	saved = errno;
-	close(fd);
+	free(p);
 	errno = saved;
 	return -1;
+}
+
+/* Whole file into a NUL-terminated malloc'd buffer. */
+int
+control_readfile(const char *dir, const char *name, char **out, size_t *outlen)
+{
+	int	 fd, r, saved;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((fd = control_open(dir, name)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	r = control_readfd(fd, CONTROL_MAX, out, outlen);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
 }
 
 static int

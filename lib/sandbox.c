@@ -8,7 +8,7 @@
  * rewind the message (lseek on fd 0).  On Linux with
  * libseccomp, anything else kills the process: a compromised relay cannot
  * open a file, connect anywhere, start a program or signal any process
- * but its children.  Elsewhere, or built with SECCOMP=0, this does
+ * but its children (through their pidfds, or kill() on the pids given).  Elsewhere, or built with SECCOMP=0, this does
  * nothing (OpenBSD's pledge("stdio proc") would be the nearest).
  */
 #include <sys/types.h>
@@ -30,8 +30,10 @@ static const int allowed[] = {
 	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
 	SCMP_SYS(madvise), SCMP_SYS(futex), SCMP_SYS(getrandom),
-	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(nanosleep),
-	SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),
+	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
+	/* only through the pidfds of its own children: it can open none */
+	SCMP_SYS(pidfd_send_signal),
 };
 
 int

@@ -258,13 +258,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!loaded) {		/* FUZZ_CA: the CA file, as clientca.pem */
 		char	 dir[4096], *base;
 
+		certid_init(&t);
 		snprintf(dir, sizeof(dir), "%s", ca != NULL ? ca : "/none");
 		if ((base = strrchr(dir, '/')) != NULL) {
 			*base++ = '\0';
-			(void)control_readfile(dir, base, &t.ca, &t.calen);
+			(void)control_readfile(dir, base, &t.ca.data,
+			    &t.ca.len);
 		}
-		t.clients = strdup("# fuzz\ngood@example.com\n");
-		t.clientslen = strlen(t.clients);
+		t.clients.data = strdup("# fuzz\ngood@example.com\n");
+		t.clients.len = strlen(t.clients.data);
 		loaded = 1;
 	}
 	certid_check(&id, data, size, &t);

@@ -890,6 +890,39 @@ t_sandbox_kill_children_only(void)
 	CHECK_INT(WTERMSIG(st), SIGSYS);
 }
 
+/*
+ * A child that ignores the end of its input is ended with SIGTERM by
+ * child_end(), from inside the filter, through its pidfd: kill() is not
+ * allowed for any pid here.
+ */
+static void
+t_sandbox_ends_child_by_pidfd(void)
+{
+	char		*argv[] = { "sh", "-c", "exec sleep 30", NULL };
+	char		*vars[] = { "PATH=/usr/bin:/bin", NULL };
+	struct child	 c;
+	struct env	 e;
+	pid_t		 pid, none = -1;
+	int		 st;
+
+	if (strcmp(sandbox_kind(), "none") == 0)
+		return;
+	if ((pid = fork()) == 0) {
+		if (env_init(&e, vars) == -1 || child_start(&c, argv, &e) == -1)
+			_exit(2);
+		if (c.pidfd == -1)
+			_exit(0);	/* no pidfds here: kill() it is */
+		if (sandbox_relay(&none, 1) == -1)
+			_exit(3);
+		_exit(child_end(&c, 200) == 111 ? 0 : 4);
+	}
+	CHECK(pid > 0);
+	while (waitpid(pid, &st, 0) == -1)
+		;
+	CHECK(WIFEXITED(st));
+	CHECK_INT(WEXITSTATUS(st), 0);
+}
+
 static void
 t_sandbox_refuses_open(void)
 {
@@ -2049,6 +2082,8 @@ main(void)
 	    t_sandbox_allows_relaying);
 	run("sandbox: signals its own children only",
 	    t_sandbox_kill_children_only);
+	run("sandbox: ends a stuck child through its pidfd",
+	    t_sandbox_ends_child_by_pidfd);
 	run("standby: becomes the program, with the environment sent",
 	    t_standby_launch);
 	run("standby: nothing added, the environment it holds",
