@@ -242,6 +242,11 @@ class Server:
         except FileNotFoundError:
             return b""
 
+    def sfds(self, pid):
+        """The descriptors beyond 0, 1 and 2 that server pid started with."""
+        with open(os.path.join(self.rec, "%d.fds" % pid)) as f:
+            return [int(x) for x in f.read().split()]
+
     def sexit(self, pid):
         p = os.path.join(self.rec, "%d.exit" % pid)
         if not wait_for(lambda: os.path.exists(p), 5):

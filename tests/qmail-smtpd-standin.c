@@ -855,13 +855,20 @@ static const struct {
 static void
 record_start(void)
 {
-	struct buf env = { NULL, 0, 0 };
+	struct buf env = { NULL, 0, 0 }, fds = { NULL, 0, 0 };
 	const char *dir;
 	char name[64];
 	char **e;
+	int fd;
 
 	if ((dir = getenv("STANDIN_RECORD")) == NULL)
 		return;
+	/* which descriptors beyond 0, 1 and 2 we were started with */
+	for (fd = 3; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) != -1) {
+			snprintf(name, sizeof(name), "%d\n", fd);
+			buf_adds(&fds, name);
+		}
 	if ((recfd = open(dir, O_RDONLY | O_DIRECTORY)) == -1) {
 		fprintf(stderr, "qmail-smtpd-standin: %s: %s\n", dir,
 		    strerror(errno));
@@ -874,6 +881,9 @@ record_start(void)
 	snprintf(name, sizeof(name), "%ld.env", pid);
 	rec_write(name, env.s, env.len);
 	free(env.s);
+	snprintf(name, sizeof(name), "%ld.fds", pid);
+	rec_write(name, fds.s, fds.len);
+	free(fds.s);
 	snprintf(name, sizeof(name), "%ld.in", pid);
 	infd = openat(recfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
 	    0644);

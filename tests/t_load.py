@@ -1,8 +1,9 @@
 """Load: 100 concurrent STARTTLS sessions through real tcpserver and
 starttls-smtpd, 2000 messages of mixed sizes, half the sessions relaying
 by client certificate.  Every message must arrive exactly once and
-intact, no session may hang, every process must end, and a session's
-memory must not grow as the run goes on.
+intact, no session may hang, every process must end, no server behind
+may inherit a descriptor of ours, and a session's memory must not grow
+as the run goes on.
 """
 import os
 import re
@@ -72,6 +73,9 @@ def load_2000_messages_100_concurrent():
         expect_eq(len(pids), 2 * sessions, "qmail-smtpd processes")
         expect(all(srv.sexit(pid) is not None for pid in pids),
                "a qmail-smtpd never ended")
+        # and none was handed a descriptor of ours
+        leaked = [pid for pid in pids if srv.sfds(pid)]
+        expect_eq(leaked, [], "servers started with extra descriptors")
 
     # memory flat: the last sessions are no bigger than the first
     rss = [int(re.search(r"maxrss_kb=(\d+)", l).group(1))

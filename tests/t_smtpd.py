@@ -874,6 +874,35 @@ def relay_is_narrowed_from_the_start():
 
 
 @test
+def servers_behind_inherit_no_descriptor_of_ours():
+    """Both qmail-smtpds start with fds 0, 1 and 2 only: not the standby's
+    control socket, a pidfd, or the trust files opened before the filter
+    (clientca.pem, clientcrl.pem, tlsclients), with or without STARTTLS,
+    in implicit TLS too."""
+    crl = {"clientcrl.pem": open(cert("emptycrl.pem")).read()}
+    with Server(control=crl) as srv:
+        r = tls_session(srv, "client", rcpt=b"x@foreign.net")
+        expect(r.startswith(b"250"), "relayed: %r" % r)
+        c = Client(srv.port)
+        c.reply()
+        expect_eq(c.cmd(b"QUIT"), b"221 standin.example.org\r\n", "QUIT")
+        c.close()
+        srv.idle()
+        pids = srv.sessions()
+        expect_eq(len(pids), 3, "servers started")
+        for pid in pids:
+            expect_eq(srv.sfds(pid), [], "extra descriptors of %d" % pid)
+    with Server(control=crl, env={"SMTPS": "1"}) as srv:
+        c = Client(srv.port)
+        c.starttls("client")
+        expect_eq(c.reply(), b"220 standin.example.org ESMTP\r\n", "greeting")
+        c.close()
+        srv.idle()
+        for pid in srv.sessions():
+            expect_eq(srv.sfds(pid), [], "extra descriptors (SMTPS)")
+
+
+@test
 def refused_greeting_after_tls_reaches_client():
     """rblsmtpd -t0 refuses at once; after TLS its refusal is the answer
     to the client's EHLO, and the session ends."""
