@@ -246,12 +246,13 @@ enum { DONE, RETRY_PLAIN };
 static int
 starttls(const struct dns_addr *d, int esmtp, int *retry)
 {
-	char		 pem[PATH_MAX], err[512], msg[PATH_MAX + 64];
-	const uint8_t	*chain;
-	size_t		 chainlen;
-	struct tls	*ctx;
-	FILE		*f;
-	int		 policy, r;
+	char			 pem[PATH_MAX], err[512], msg[PATH_MAX + 64];
+	const uint8_t		*chain;
+	size_t			 chainlen;
+	struct tls		*ctx;
+	struct tls_config	*cfg;
+	FILE			*f;
+	int			 policy, r;
 
 	policy = tlsconf_policy(CONTROL, d->host, pem, sizeof(pem));
 	if (policy == TLS_NONE)
@@ -271,7 +272,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 		}
 		fclose(f);
 	}
-	if ((ctx = tlsconf_client(CONTROL, err, sizeof(err))) == NULL) {
+	if ((ctx = tlsconf_client(CONTROL, &cfg, err, sizeof(err))) == NULL) {
 		if (policy == TLS_VERIFY)
 			tls_quit("TLS error initializing ctx", err,
 			    TLS_CONNECTING);
@@ -287,6 +288,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 		}
 		snprintf(tlsline, sizeof(tlsline),
 		    "No TLS: STARTTLS was refused with %d.\n", r);
+		tlsconf_client_done(cfg);
 		tls_free(ctx);
 		return 0;
 	}
@@ -294,6 +296,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	smtpc_discard(&smtp);
 	r = conn_connect(&smtp.conn, ctx, d->host[0] == '[' ? NULL : d->host,
 	    io_now() + ctl.timeout * 1000);
+	tlsconf_client_done(cfg);	/* the key is in OpenSSL's hands now */
 	if (r != 0) {
 		snprintf(err, sizeof(err), "%s", r == -2 ? "timed out" :
 		    conn_error(&smtp.conn));

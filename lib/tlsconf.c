@@ -40,6 +40,63 @@
 
 #define TLSCONF_SERVERCIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20"
 
+static const uint8_t *
+find(const uint8_t *p, const uint8_t *end, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	for (; (size_t)(end - p) >= n &&
+	    (p = memchr(p, s[0], end - p - n + 1)) != NULL; p++)
+		if (memcmp(p, s, n) == 0)
+			return p;
+	return NULL;
+}
+
+/*
+ * The certificate blocks of a combined PEM file (servercert.pem,
+ * clientcert.pem hold the key too), as a malloc'd copy.  libtls keeps
+ * what it is given as the certificate for the life of the context, and
+ * wipes only what it is given as the key: so it must not be given the
+ * key twice.
+ */
+static uint8_t *
+pem_certs(const uint8_t *pem, size_t len, size_t *outlen)
+{
+	static const char	 begin[] = "-----BEGIN CERTIFICATE-----";
+	static const char	 end[] = "-----END CERTIFICATE-----";
+	const uint8_t		*p = pem, *b, *e, *stop = pem + len;
+	uint8_t			*out;
+	size_t			 n = 0;
+
+	if ((out = malloc(len + 1)) == NULL)
+		return NULL;
+	while ((b = find(p, stop, begin)) != NULL &&
+	    (e = find(b, stop, end)) != NULL) {
+		e += sizeof(end) - 1;
+		memcpy(out + n, b, e - b);
+		n += e - b;
+		out[n++] = '\n';
+		p = e;
+	}
+	*outlen = n;
+	return out;
+}
+
+/* The keypair from a combined PEM file: 0, or -1 (tls_config_error()). */
+static int
+keypair_set(struct tls_config *cfg, const uint8_t *mem, size_t memlen)
+{
+	uint8_t	*certs;
+	size_t	 certslen;
+	int	 r;
+
+	if ((certs = pem_certs(mem, memlen, &certslen)) == NULL)
+		return -1;
+	r = tls_config_set_keypair_mem(cfg, certs, certslen, mem, memlen);
+	free(certs);
+	return r;
+}
+
 /*
  * The cipher list: $TLSCIPHERS if set and not empty, else the control
  * file with its lines joined by ':', else libtls's "secure" default.
@@ -79,7 +136,9 @@ tlsconf_ciphers(const char *envval, const char *dir, const char *file,
 static void
 seterr(char *err, size_t errlen, const char *what, const char *why)
 {
-	snprintf(err, errlen, "%s: %s", what, why);
+	/* tls_config_error() has nothing to say when malloc failed */
+	snprintf(err, errlen, "%s: %s", what,
+	    why != NULL ? why : strerror(errno));
 }
 
 /* TLS 1.2 and 1.3, and the cipher list; 0, or -1 with the reason in err. */
@@ -134,7 +193,7 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 		seterr(err, errlen, "unable to set up TLS", strerror(errno));
 		goto done;
 	}
-	if (tls_config_set_keypair_mem(cfg, mem, memlen, mem, memlen) == -1) {
+	if (keypair_set(cfg, mem, memlen) == -1) {
 		seterr(err, errlen, "unable to load servercert.pem",
 		    tls_config_error(cfg));
 		goto done;
@@ -183,9 +242,14 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
  * tlshosts/<host>.pem, certid_server() does that after the handshake, so
  * a failure can be reported in the qmail-tls patch's words; without one,
  * TLS is opportunistic and any certificate is taken.
+ *
+ * libtls reads the client key from its configuration only at connect, so
+ * the configuration is handed back too: once the handshake is over,
+ * tlsconf_client_done() wipes the PEM copy of the key and lets it go.
  */
 struct tls *
-tlsconf_client(const char *dir, char *err, size_t errlen)
+tlsconf_client(const char *dir, struct tls_config **cfgp, char *err,
+    size_t errlen)
 {
 	char			 path[PATH_MAX];
 	struct tls_config	*cfg = NULL;
@@ -203,8 +267,7 @@ tlsconf_client(const char *dir, char *err, size_t errlen)
 	if (control_path(path, sizeof(path), dir, "clientcert.pem") == -1)
 		goto done;
 	if ((mem = tls_load_file(path, &memlen, NULL)) != NULL) {
-		if (tls_config_set_keypair_mem(cfg, mem, memlen, mem,
-		    memlen) == -1) {
+		if (keypair_set(cfg, mem, memlen) == -1) {
 			seterr(err, errlen, "unable to load clientcert.pem",
 			    tls_config_error(cfg));
 			goto done;
@@ -225,12 +288,22 @@ tlsconf_client(const char *dir, char *err, size_t errlen)
 		tls_free(ctx);
 		ctx = NULL;
 	}
-	/* not tls_config_clear_keys(): a client loads its key at connect */
  done:
 	if (mem != NULL)
 		tls_unload_file(mem, memlen);
+	if (ctx != NULL) {
+		*cfgp = cfg;	/* ctx holds it as well */
+		return ctx;
+	}
 	tls_config_free(cfg);
-	return ctx;
+	return NULL;
+}
+
+void
+tlsconf_client_done(struct tls_config *cfg)
+{
+	tls_config_clear_keys(cfg);
+	tls_config_free(cfg);
 }
 
 /* Does dir/sub/name<suffix> exist, spelled as given or in lower case? */

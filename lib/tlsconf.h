@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 struct tls;
+struct tls_config;
 
 struct tls	*tlsconf_server(const char *, const char *, int *, char *,
 		    size_t);
@@ -17,7 +18,9 @@ enum tlsconf_policy {
 };
 
 int		 tlsconf_policy(const char *, const char *, char *, size_t);
-struct tls	*tlsconf_client(const char *, char *, size_t);
+struct tls	*tlsconf_client(const char *, struct tls_config **, char *,
+		    size_t);
+void		 tlsconf_client_done(struct tls_config *);
 int		 tlsconf_ciphers(const char *, const char *, const char *,
 		    char **);
 

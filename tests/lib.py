@@ -331,6 +331,50 @@ class Client:
             pass
 
 
+def pem_line(path, kind):
+    """A line from the middle of the first PEM block of kind ("PRIVATE
+    KEY", "CERTIFICATE") in path: what a copy of it in memory contains."""
+    text = open(path).read()
+    begin = text.index("-----BEGIN " + kind)
+    block = text[begin:text.index("-----END " + kind, begin)].splitlines()
+    return block[len(block) // 2].encode()
+
+
+def memory_holds(pid, needle):
+    """Does a writable private mapping of process pid hold needle?  None
+    when its memory cannot be read (not root, or Yama forbids it)."""
+    try:
+        regions = []
+        for line in open("/proc/%d/maps" % pid):
+            addr, perms = line.split()[:2]
+            if perms.startswith("rw") and perms[3] == "p":
+                start, end = (int(x, 16) for x in addr.split("-"))
+                regions.append((start, end))
+        with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+            for start, end in regions:
+                try:
+                    mem.seek(start)
+                    if needle in mem.read(end - start):
+                        return True
+                except OSError:
+                    continue
+    except (PermissionError, FileNotFoundError):
+        return None
+    return False
+
+
+def pids_of(exe):
+    """The pids of the running processes whose program is exe."""
+    out = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.readlink("/proc/%s/exe" % pid) == exe:
+                out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
 def normalize(replies):
     """Take out what differs between two runs of the stand-in."""
     return re.sub(rb"250 ok \d+ qp \d+", b"250 ok T qp P", replies)

@@ -10,9 +10,9 @@ import subprocess
 import time
 
 from lib import (SMTPD, Client, Server, cert, expect, expect_eq, expect_in,
-                 expect_not_in, wait_for)
-from peers import (Aiosmtpd, Dnsmasq, QmailHome, Scripted, names, ordinary,
-                   remote)
+                 expect_not_in, memory_holds, pem_line, pids_of, wait_for)
+from peers import (REMOTE, Aiosmtpd, Dnsmasq, QmailHome, Scripted, names,
+                   ordinary, remote)
 
 TESTS = []
 
@@ -524,6 +524,50 @@ def narrowed_once_connected_with_tls_settled():
                 peer.seen[0]), "message " + what)
             expect_eq(r.raw.count(b"\0"), 2, "report, nothing else: %r"
                       % r.raw[:200])
+
+
+@test
+def client_key_wiped_after_handshake():
+    """Once the handshake is done, no PEM copy of clientcert.pem's key is
+    left in starttls-remote's memory, while the certificate's still is
+    (which shows the scan would find the key if it were there)."""
+    combined = cert("client-combined.pem")
+    key, crt = pem_line(combined, "PRIVATE KEY"), pem_line(combined,
+                                                           "CERTIFICATE")
+    seen = {}
+
+    def fn(conn):
+        conn.send(b"220 scripted.example ESMTP\r\n")
+        conn.expect(b"EHLO")
+        conn.send(b"250-scripted.example\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
+        conn.expect(b"STARTTLS")
+        conn.send(b"220 go ahead\r\n")
+        conn.starttls()
+        conn.expect(b"EHLO")
+        conn.send(b"250 scripted.example\r\n")
+        conn.expect(b"MAIL")
+        for pid in pids_of(REMOTE):
+            seen["key"] = memory_holds(pid, key)
+            seen["cert"] = memory_holds(pid, crt)
+        conn.send(b"250 ok\r\n")
+        conn.expect(b"RCPT")
+        conn.send(b"250 ok\r\n")
+        conn.expect(b"DATA")
+        conn.send(b"354 go ahead\r\n")
+        conn.data()
+        conn.send(b"250 accepted\r\n")
+        conn.expect(b"QUIT")
+        conn.send(b"221 bye\r\n")
+
+    with Scripted(fn) as peer:
+        home = routed(peer.port, control={
+            "clientcert.pem": open(combined).read()})
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+        sends(r, "K", "delivery")
+    if seen.get("cert") is None:
+        return "skip"           # its memory could not be read
+    expect_eq(seen["cert"], True, "certificate found (the scan works)")
+    expect_eq(seen["key"], False, "a PEM copy of the key left in memory")
 
 
 # -------------------------------------------------------- both halves

@@ -13,7 +13,8 @@ import subprocess
 import time
 
 from lib import (Client, Fail, Server, cert, expect, expect_eq, expect_in,
-                 expect_not_in, normalize, run, wait_for, SMTPD, STANDIN)
+                 expect_not_in, memory_holds, normalize, pem_line, pids_of,
+                 run, wait_for, SMTPD, STANDIN)
 
 TESTS = []
 
@@ -871,6 +872,30 @@ def relay_is_narrowed_from_the_start():
         srv.idle()
         expect_eq(mode(srv, "relay-plain"), "2", "relay without TLS")
         expect_eq(mode(srv, "child-plain"), "0", "qmail-smtpd without TLS")
+
+
+@test
+def server_key_wiped_once_loaded():
+    """Mid-session, no PEM copy of servercert.pem's key is left in the
+    relay's memory, while the certificate's still is (which shows the
+    scan would find the key if it were there)."""
+    pem = cert("servercert.pem")
+    key, crt = pem_line(pem, "PRIVATE KEY"), pem_line(pem, "CERTIFICATE")
+    with Server() as srv:
+        c = Client(srv.port)
+        c.reply()
+        c.cmd(b"EHLO x")
+        c.cmd(b"STARTTLS")
+        c.starttls()
+        expect_eq(c.cmd(b"EHLO x"), EHLO_TLS, "TLS EHLO")
+        relays = pids_of(SMTPD)
+        seen = [(memory_holds(p, crt), memory_holds(p, key)) for p in relays]
+        c.cmd(b"QUIT")
+        c.close()
+    if not relays or seen[0][0] is None:
+        return "skip"           # under valgrind, or memory not readable
+    expect_eq(seen, [(True, False)] * len(relays),
+              "(certificate, key) found in the relay's memory")
 
 
 @test
