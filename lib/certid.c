@@ -292,10 +292,8 @@ trust_store(struct certid_trust *t, X509_STORE **store, int *crlcheck)
 void
 certid_init(struct certid_trust *t)
 {
+	memset(t, 0, sizeof(*t));
 	t->ca.fd = t->crl.fd = t->clients.fd = -1;
-	file_close(&t->ca);
-	file_close(&t->crl);
-	file_close(&t->clients);
 }
 
 /*

@@ -243,9 +243,10 @@ class Server:
             return b""
 
     def sfds(self, pid):
-        """The descriptors beyond 0, 1 and 2 that server pid started with."""
+        """The descriptors beyond 0, 1 and 2 that server pid started with,
+        as "fd target" (where /proc tells)."""
         with open(os.path.join(self.rec, "%d.fds" % pid)) as f:
-            return [int(x) for x in f.read().split()]
+            return f.read().splitlines()
 
     def sexit(self, pid):
         p = os.path.join(self.rec, "%d.exit" % pid)

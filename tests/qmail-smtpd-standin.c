@@ -866,8 +866,17 @@ record_start(void)
 	/* which descriptors beyond 0, 1 and 2 we were started with */
 	for (fd = 3; fd < 1024; fd++)
 		if (fcntl(fd, F_GETFD) != -1) {
-			snprintf(name, sizeof(name), "%d\n", fd);
+			char	 link[64], target[256];
+			ssize_t	 n;
+
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+			if ((n = readlink(link, target, sizeof(target) - 1)) < 0)
+				n = 0;
+			target[n] = '\0';
+			snprintf(name, sizeof(name), "%d ", fd);
 			buf_adds(&fds, name);
+			buf_adds(&fds, target);
+			buf_addc(&fds, '\n');
 		}
 	if ((recfd = open(dir, O_RDONLY | O_DIRECTORY)) == -1) {
 		fprintf(stderr, "qmail-smtpd-standin: %s: %s\n", dir,

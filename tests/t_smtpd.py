@@ -904,6 +904,12 @@ def servers_behind_inherit_no_descriptor_of_ours():
     control socket, a pidfd, or the trust files opened before the filter
     (clientca.pem, clientcrl.pem, tlsclients), with or without STARTTLS,
     in implicit TLS too."""
+    import lib
+
+    def ours(pid):              # not valgrind's own log files
+        return [f for f in srv.sfds(pid) if not lib.VALGRIND or
+                lib.VALGRIND not in f]
+
     crl = {"clientcrl.pem": open(cert("emptycrl.pem")).read()}
     with Server(control=crl) as srv:
         r = tls_session(srv, "client", rcpt=b"x@foreign.net")
@@ -916,7 +922,7 @@ def servers_behind_inherit_no_descriptor_of_ours():
         pids = srv.sessions()
         expect_eq(len(pids), 3, "servers started")
         for pid in pids:
-            expect_eq(srv.sfds(pid), [], "extra descriptors of %d" % pid)
+            expect_eq(ours(pid), [], "extra descriptors of %d" % pid)
     with Server(control=crl, env={"SMTPS": "1"}) as srv:
         c = Client(srv.port)
         c.starttls("client")
@@ -924,7 +930,7 @@ def servers_behind_inherit_no_descriptor_of_ours():
         c.close()
         srv.idle()
         for pid in srv.sessions():
-            expect_eq(srv.sfds(pid), [], "extra descriptors (SMTPS)")
+            expect_eq(ours(pid), [], "extra descriptors (SMTPS)")
 
 
 @test
