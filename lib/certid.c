@@ -29,6 +29,7 @@
 
 #include "certid.h"
 #include "control.h"
+#include "io.h"
 
 /* An address we accept: printable ASCII, no spaces, one '@' inside. */
 static int
@@ -247,7 +248,7 @@ static int
 file_get(struct certid_file *f, size_t max)
 {
 	if (f->fd != -1) {
-		if (control_readfd(f->fd, max, &f->data, &f->len) == -1)
+		if (io_readall(f->fd, max, &f->data, &f->len) == -1)
 			f->err = errno != 0 ? errno : EIO;
 		close(f->fd);
 		f->fd = -1;

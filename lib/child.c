@@ -261,31 +261,13 @@ static void
 standby_run(int ctl, char **argv, struct env *e, const char *const *allowed)
 {
 	char	*add, *p, *next, *eq;
-	size_t	 len = 0, size = 4096;
-	ssize_t	 r;
+	size_t	 len;
 	int	 err;
 
-	if ((add = malloc(size)) == NULL)
+	if (io_readall(ctl, ENV_MAX, &add, &len) == -1) {
+		if (errno == EFBIG)
+			errno = E2BIG;
 		goto fail;
-	for (;;) {
-		if (len == size) {
-			if (size >= ENV_MAX) {
-				errno = E2BIG;
-				goto fail;
-			}
-			size *= 2;
-			if ((p = realloc(add, size)) == NULL)
-				goto fail;
-			add = p;
-		}
-		r = read(ctl, add + len, size - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			goto fail;
-		if (r == 0)
-			break;
-		len += r;
 	}
 	if (len == 0)
 		_exit(0);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "io.h"
 
 int
 control_path(char *out, size_t outlen, const char *dir, const char *name)
@@ -28,7 +29,7 @@ control_path(char *out, size_t outlen, const char *dir, const char *name)
 	return 0;
 }
 
-/* A control file opened for control_readfd(): the descriptor, or -1. */
+/* A control file opened for reading: the descriptor, or -1. */
 int
 control_open(const char *dir, const char *name)
 {
@@ -37,56 +38,6 @@ control_open(const char *dir, const char *name)
 	if (control_path(path, sizeof(path), dir, name) == -1)
 		return -1;
 	return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-/*
- * The rest of fd, up to max bytes, into a NUL-terminated malloc'd buffer:
- * 1, or -1 with errno (EFBIG beyond max).  Only read(2): it also serves
- * a process that can no longer open or stat anything.
- */
-int
-control_readfd(int fd, size_t max, char **out, size_t *outlen)
-{
-	char	*p = NULL, *np;
-	size_t	 len = 0, size = 0;
-	ssize_t	 r;
-	int	 saved;
-
-	*out = NULL;
-	*outlen = 0;
-	for (;;) {
-		if (len + 1 >= size) {
-			if (size > max) {
-				errno = EFBIG;
-				goto fail;
-			}
-			size = size == 0 ? 4096 : size * 2;
-			if ((np = realloc(p, size + 1)) == NULL)
-				goto fail;
-			p = np;
-		}
-		r = read(fd, p + len, size - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			goto fail;
-		if (r == 0)
-			break;
-		len += r;
-	}
-	if (len > max) {
-		errno = EFBIG;
-		goto fail;
-	}
-	p[len] = '\0';
-	*out = p;
-	*outlen = len;
-	return 1;
- fail:
-	saved = errno;
-	free(p);
-	errno = saved;
-	return -1;
 }
 
 /* Whole file into a NUL-terminated malloc'd buffer. */
@@ -99,7 +50,7 @@ control_readfile(const char *dir, const char *name, char **out, size_t *outlen)
 	*outlen = 0;
 	if ((fd = control_open(dir, name)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	r = control_readfd(fd, CONTROL_MAX, out, outlen);
+	r = io_readall(fd, CONTROL_MAX, out, outlen);
 	saved = errno;
 	close(fd);
 	errno = saved;

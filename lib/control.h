@@ -12,7 +12,6 @@
 
 int	control_path(char *, size_t, const char *, const char *);
 int	control_open(const char *, const char *);
-int	control_readfd(int, size_t, char **, size_t *);
 int	control_readfile(const char *, const char *, char **, size_t *);
 int	control_readline(const char *, const char *, char *, size_t);
 int	control_readint(const char *, const char *, long *);

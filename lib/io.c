@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,4 +122,55 @@ io_nodelay(int fd)
 	int	 one = 1;
 
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/*
+ * The rest of a blocking fd, up to max bytes, into a NUL-terminated
+ * malloc'd buffer: 1, or -1 with errno (EFBIG beyond max).  Only read(2)
+ * and memory: it also serves a process that can no longer open or stat
+ * anything.
+ */
+int
+io_readall(int fd, size_t max, char **out, size_t *outlen)
+{
+	char	*p = NULL, *np;
+	size_t	 len = 0, size = 0;
+	ssize_t	 r;
+	int	 saved;
+
+	*out = NULL;
+	*outlen = 0;
+	for (;;) {
+		if (len + 1 >= size) {
+			if (size > max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			size = size == 0 ? 4096 : size * 2;
+			if ((np = realloc(p, size + 1)) == NULL)
+				goto fail;
+			p = np;
+		}
+		r = read(fd, p + len, size - len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			goto fail;
+		if (r == 0)
+			break;
+		len += r;
+	}
+	if (len > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	p[len] = '\0';
+	*out = p;
+	*outlen = len;
+	return 1;
+ fail:
+	saved = errno;
+	free(p);
+	errno = saved;
+	return -1;
 }

@@ -16,6 +16,7 @@ int	io_cloexec(int);
 int	io_wait(int, short, long);
 int	io_writeall(int, const void *, size_t, long);
 ssize_t	io_read(int, void *, size_t, long);
+int	io_readall(int, size_t, char **, size_t *);
 void	io_nodelay(int);
 
 #endif

@@ -456,6 +456,35 @@ def endless_reply_lines():
 
 # ------------------------------------------------------------ hardening
 
+def probed(conn, tls, at_ehlo=None, at_mail=None):
+    """An honest one-message dialogue that calls at_ehlo() on the first
+    EHLO and at_mail() on MAIL, before answering them."""
+    conn.send(b"220 scripted.example ESMTP\r\n")
+    conn.expect(b"EHLO")
+    if at_ehlo:
+        at_ehlo()
+    conn.send(b"250-scripted.example\r\n" +
+              (b"250-STARTTLS\r\n" if tls else b"") + b"250 8BITMIME\r\n")
+    if tls:
+        conn.expect(b"STARTTLS")
+        conn.send(b"220 go ahead\r\n")
+        conn.starttls()
+        conn.expect(b"EHLO")
+        conn.send(b"250 scripted.example\r\n")
+    conn.expect(b"MAIL")
+    if at_mail:
+        at_mail()
+    conn.send(b"250 ok\r\n")
+    conn.expect(b"RCPT")
+    conn.send(b"250 ok\r\n")
+    conn.expect(b"DATA")
+    conn.send(b"354 go ahead\r\n")
+    conn.lines.append(b"MESSAGE:" + conn.data())
+    conn.send(b"250 accepted\r\n")
+    conn.expect(b"QUIT")
+    conn.send(b"221 bye\r\n")
+
+
 def seccomp_mode(marker):
     """The seccomp mode of the starttls-remote whose argv holds marker."""
     for pid in os.listdir("/proc"):
@@ -489,29 +518,8 @@ def narrowed_once_connected_with_tls_settled():
         modes = []
 
         def fn(conn):
-            conn.send(b"220 scripted.example ESMTP\r\n")
-            conn.expect(b"EHLO")
-            modes.append(seccomp_mode(marker))
-            conn.send(b"250-scripted.example\r\n" +
-                      (b"250-STARTTLS\r\n" if usetls else b"") +
-                      b"250 8BITMIME\r\n")
-            if usetls:
-                conn.expect(b"STARTTLS")
-                conn.send(b"220 go ahead\r\n")
-                conn.starttls()
-                conn.expect(b"EHLO")
-                conn.send(b"250 scripted.example\r\n")
-            conn.expect(b"MAIL")
-            modes.append(seccomp_mode(marker))
-            conn.send(b"250 ok\r\n")
-            conn.expect(b"RCPT")
-            conn.send(b"250 ok\r\n")
-            conn.expect(b"DATA")
-            conn.send(b"354 go ahead\r\n")
-            conn.lines.append(b"MESSAGE:" + conn.data())
-            conn.send(b"250 accepted\r\n")
-            conn.expect(b"QUIT")
-            conn.send(b"221 bye\r\n")
+            probe = lambda: modes.append(seccomp_mode(marker))  # noqa: E731
+            probed(conn, usetls, at_ehlo=probe, at_mail=probe)
 
         with Scripted(fn) as peer:
             r = remote(routed(peer.port), "example.org", "s@sender.example",
@@ -536,28 +544,13 @@ def client_key_wiped_after_handshake():
                                                            "CERTIFICATE")
     seen = {}
 
-    def fn(conn):
-        conn.send(b"220 scripted.example ESMTP\r\n")
-        conn.expect(b"EHLO")
-        conn.send(b"250-scripted.example\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
-        conn.expect(b"STARTTLS")
-        conn.send(b"220 go ahead\r\n")
-        conn.starttls()
-        conn.expect(b"EHLO")
-        conn.send(b"250 scripted.example\r\n")
-        conn.expect(b"MAIL")
+    def scan():
         for pid in pids_of(REMOTE):
             seen["key"] = memory_holds(pid, key)
             seen["cert"] = memory_holds(pid, crt)
-        conn.send(b"250 ok\r\n")
-        conn.expect(b"RCPT")
-        conn.send(b"250 ok\r\n")
-        conn.expect(b"DATA")
-        conn.send(b"354 go ahead\r\n")
-        conn.data()
-        conn.send(b"250 accepted\r\n")
-        conn.expect(b"QUIT")
-        conn.send(b"221 bye\r\n")
+
+    def fn(conn):
+        probed(conn, True, at_mail=scan)
 
     with Scripted(fn) as peer:
         home = routed(peer.port, control={
