@@ -327,9 +327,8 @@ main(int argc, char *argv[])
 
 	conn_init(&cl, 0, 1);
 	io_nodelay(1);
-	ch.pid = next.pid = -1;
-	ch.in = ch.out = ch.ctl = ch.pidfd = -1;
-	next.in = next.out = next.ctl = next.pidfd = -1;
+	child_init(&ch);
+	child_init(&next);
 	certid_init(&trust);
 
 	if (!opt.smtps) {
@@ -393,7 +392,7 @@ main(int argc, char *argv[])
 	}
 	tls_environment(&cl, &tlsenv, &trust);
 	ch = next;
-	next.pid = -1;
+	child_init(&next);
 	start(&ch, argv, &tlsenv, &cl);
 	if (opt.smtps)
 		proxy_init(&px, 1, 0, 0, 0);

@@ -236,9 +236,6 @@ chain_verify(struct chain *c, X509_STORE *store, int crlcheck, int purpose,
 static void
 file_open(struct certid_file *f, const char *dir, const char *name)
 {
-	f->data = NULL;
-	f->len = 0;
-	f->err = 0;
 	if ((f->fd = control_open(dir, name)) == -1 && errno != ENOENT)
 		f->err = errno;
 }
@@ -346,7 +343,7 @@ certid_check(struct certid *id, const uint8_t *pem, size_t pemlen,
 	id->provided = 1;
 	subject_print(id, c.leaf);
 	addr_collect(id, c.leaf);
-	if (t->ca.fd == -1 && t->ca.data == NULL && t->ca.err == 0)
+	if (file_get(&t->ca, PEM_MAX) == 0)
 		fail(id, "no clientca.pem");
 	else switch ((r = trust_store(t, &store, &crlcheck)) == CHAIN_OK ?
 	    chain_verify(&c, store, crlcheck, X509_PURPOSE_SSL_CLIENT,

@@ -116,6 +116,14 @@ env_free(struct env *e)
 	e->n = e->size = 0;
 }
 
+/* No child yet. */
+void
+child_init(struct child *c)
+{
+	c->pid = -1;
+	c->in = c->out = c->ctl = c->pidfd = -1;
+}
+
 /* Our ends of the pipes, once the child has its own. */
 static void
 pipes_tune(struct child *c)
@@ -355,8 +363,7 @@ child_standby(struct child *c, char **argv, struct env *e,
 	close(out[1]);
 	close(ctl[0]);
 	close(ctl[1]);
-	c->pid = -1;
-	c->pidfd = -1;
+	child_init(c);
 	errno = saved;
 	return -1;
 }

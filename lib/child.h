@@ -35,6 +35,7 @@ void	env_unset(struct env *, const char *);
 void	env_unset_prefix(struct env *, const char *);
 void	env_free(struct env *);
 
+void	child_init(struct child *);
 int	child_start(struct child *, char **, struct env *);
 int	child_standby(struct child *, char **, struct env *,
 	    const char *const *);

@@ -5,11 +5,12 @@
  * allocate memory (libtls does), read the clock, take random bytes
  * (OpenSSL's handshake and reseeding) and exit.  starttls-remote, once
  * connected with TLS settled, needs the same without children, and to
- * rewind the message (lseek on fd 0).  On Linux with
- * libseccomp, anything else kills the process: a compromised relay cannot
- * open a file, connect anywhere, start a program or signal any process
- * but its children (through their pidfds, or kill() on the pids given).  Elsewhere, or built with SECCOMP=0, this does
- * nothing (OpenBSD's pledge("stdio proc") would be the nearest).
+ * rewind the message (lseek on fd 0).  On Linux with libseccomp, anything
+ * else kills the process: a compromised relay cannot open a file, connect
+ * anywhere, start a program or signal any process but its children
+ * (through their pidfds, or kill() on the pids given).  Elsewhere, or
+ * built with SECCOMP=0, this does nothing (OpenBSD's pledge("stdio proc")
+ * would be the nearest).
  */
 #include <sys/types.h>
 
