@@ -68,7 +68,8 @@ class Tcpserver:
         self.log = tempfile.NamedTemporaryFile(prefix="bench-tcpserver.",
                                                delete=False)
         self.proc = subprocess.Popen(
-            ["tcpserver", "-c", "200", "-R", "-H", "-l", "localhost"] +
+            ["tcpserver", "-c", "200", "-b", "400", "-R", "-H", "-l",
+             "localhost"] +
             (lib.AS_USER if asuser else []) +
             ["127.0.0.1", str(self.port)] + chain, env=env,
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)

@@ -78,6 +78,18 @@ def cert(name):
     return os.path.join(CERTS, name)
 
 
+def encrypted_key(name, traditional=False):
+    """cert(name + ".key") with a passphrase, as PKCS#8 or, traditional,
+    with OpenSSL's old "Proc-Type: 4,ENCRYPTED" header."""
+    argv = ["openssl", "pkey", "-in", cert(name + ".key"), "-aes256",
+            "-passout", "pass:secret"]
+    if traditional:
+        argv = ["openssl", "rsa", "-in", cert(name + ".key"), "-aes256",
+                "-passout", "pass:secret", "-traditional"]
+    return subprocess.run(argv, capture_output=True, check=True,
+                          timeout=30).stdout.decode()
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -99,6 +111,16 @@ def wait_for(pred, timeout=10.0, step=0.02):
 _serial = [0]
 
 
+def backlog(tcpopts):
+    """tcpserver's -b for these options: twice the -c concurrency (its
+    default is 40), so that a burst of -c connections never fills it."""
+    opts = list(tcpopts)
+    if "-b" in opts:
+        return []
+    conc = int(opts[opts.index("-c") + 1]) if "-c" in opts else 40
+    return ["-b", str(2 * conc)]
+
+
 class Server:
     """tcpserver on 127.0.0.1 running a chain ending in the qmail stand-in.
 
@@ -109,6 +131,11 @@ class Server:
 
     def __init__(self, chain=("SMTPD", "STANDIN"), control=None, env=None,
                  rules=None, tcpopts=()):
+        """tcpopts: more tcpserver options.  A -c (concurrency) brings a
+        listen backlog (-b) to match: with tcpserver's default of 20, a
+        burst of more connections overflows the accept queue, and Linux
+        may then drop a SYN-cookie client's last ACK, leaving a client
+        connected to a server that never saw it."""
         _serial[0] += 1
         self.dir = os.path.join(WORK, "srv%03d" % _serial[0])
         self.home = os.path.join(self.dir, "home")
@@ -145,7 +172,7 @@ class Server:
                          "STARTTLS_CONTROLDIR": self.control})
         self.env.update(env or {})
         self.rules = rules
-        self.tcpopts = AS_USER + list(tcpopts)
+        self.tcpopts = AS_USER + backlog(tcpopts) + list(tcpopts)
         self.proc = None
         self.port = None
         self.probes = 0
@@ -391,8 +418,25 @@ def normalize(replies):
 
 
 def run(argv, input=None, timeout=30, env=None):
-    return subprocess.run(argv, input=input, capture_output=True,
-                          timeout=timeout, env=env)
+    """Run argv to its end, in a process group of its own: on timeout the
+    whole group is killed (a load generator's workers too), and the test
+    fails with what it had printed."""
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None
+                         else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(input, timeout=timeout)
+    except BaseException:
+        # a timeout, or the suite's own alarm: nothing of it may stay
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = p.communicate()
+        raise Fail("%s: killed after %s s; stdout %r, stderr %r" % (
+            os.path.basename(argv[0]), timeout, out[-600:], err[-600:]))
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
 
 
 def cleanup():

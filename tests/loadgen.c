@@ -2,7 +2,8 @@
  * loadgen: SMTP sessions as fast as a front will take them, for make bench.
  *
  *	loadgen [-T] [-v 1.2|1.3] [-C ciphers] [-n sessions] [-c concurrency]
- *	    [-s bytes] [-m messages] [-z] [-K certkey.pem] host port
+ *	    [-s bytes] [-m messages] [-z] [-K certkey.pem] [-t seconds]
+ *	    host port
  *
  * -m sends that many messages per session; -z makes their sizes vary
  * (200 bytes to -s) and gives each a header "X-Load: i j" (session,
@@ -10,6 +11,11 @@
  * side can check every message arrived once and intact (tests/t_load.py
  * builds the same bodies); -K presents a client certificate in every
  * odd session, which then relays to far@foreign.net.
+ *
+ * Every connect, read and write has a deadline (-t, 30 s by default):
+ * a connection the server never saw (a SYN-cookie handshake whose last
+ * ACK was dropped by a full accept queue) or a stalled session becomes a
+ * failed session with its reason on stderr, never a hang.
  *
  * Each session: greeting, EHLO, (-T: STARTTLS, handshake, EHLO,) MAIL,
  * RCPT, DATA, a message of -s bytes, QUIT; every reply is checked.  The
@@ -50,11 +56,15 @@ static size_t		 msgsize = 200;
 static char		*msg;
 static SSL_CTX		*ctx;
 
+static int		 deadline = 30;	/* seconds, each connect, read, write */
+
 struct sess {
 	int		 fd;
 	SSL		*tls;
 	char		 buf[65536];
 	size_t		 off, len;
+	const char	*stage;		/* what the session was doing */
+	const char	*why;		/* why it failed */
 };
 
 static double
@@ -66,20 +76,34 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Why a read or write on s failed: its deadline, or the error. */
+static const char *
+lost(struct sess *s)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return "timed out";
+	if (s->tls != NULL && errno == 0)
+		return "TLS error";
+	return strerror(errno);
+}
+
 static int
 fill(struct sess *s)
 {
 	ssize_t	 r;
 
 	for (;;) {
+		errno = 0;
 		if (s->tls != NULL)
 			r = SSL_read(s->tls, s->buf, sizeof(s->buf));
 		else
 			r = read(s->fd, s->buf, sizeof(s->buf));
 		if (r == -1 && s->tls == NULL && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r <= 0) {
+			s->why = r == 0 ? "connection closed" : lost(s);
 			return -1;
+		}
 		s->off = 0;
 		s->len = (size_t)r;
 		return 0;
@@ -103,8 +127,10 @@ reply(struct sess *s)
 		n++;
 		if (c != '\n')
 			continue;
-		if (n < 4)
+		if (n < 4) {
+			s->why = "malformed reply";
 			return -1;
+		}
 		code = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
 		    (line[2] - '0');
 		if (line[3] != '-')
@@ -119,14 +145,17 @@ put(struct sess *s, const char *p, size_t len)
 	ssize_t	 w;
 
 	while (len > 0) {
+		errno = 0;
 		if (s->tls != NULL)
 			w = SSL_write(s->tls, p, len);
 		else
 			w = write(s->fd, p, len);
 		if (w == -1 && s->tls == NULL && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w <= 0) {
+			s->why = lost(s);
 			return -1;
+		}
 		p += w;
 		len -= (size_t)w;
 	}
@@ -136,9 +165,16 @@ put(struct sess *s, const char *p, size_t len)
 static int
 cmd(struct sess *s, const char *line, int want)
 {
-	if (put(s, line, strlen(line)) == -1)
+	int	 code;
+
+	s->stage = line;
+	if (put(s, line, strlen(line)) == -1 || (code = reply(s)) == -1)
 		return -1;
-	return reply(s) == want ? 0 : -1;
+	if (code != want) {
+		s->why = "unexpected reply";
+		return -1;
+	}
+	return 0;
 }
 
 static double	 datatime;	/* this worker's time in DATA, for MB/s */
@@ -170,16 +206,24 @@ session(int i)
 {
 	struct sess		 s;
 	struct addrinfo		 hints, *ai;
+	struct timeval		 tv = { deadline, 0 };
 	double			 t;
 	int			 one = 1, ok = -1, j;
 
 	memset(&s, 0, sizeof(s));
+	s.stage = "connect";
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	if (getaddrinfo(host, port, &hints, &ai) != 0)
 		return -1;
 	s.fd = socket(ai->ai_family, SOCK_STREAM, 0);
-	if (s.fd == -1 || connect(s.fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+	/* the deadlines: on Linux SO_SNDTIMEO bounds connect(2) as well */
+	if (s.fd == -1 ||
+	    setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(s.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
+	    connect(s.fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		s.why = lost(&s);
+		fprintf(stderr, "loadgen: session %d: connect: %s\n", i, s.why);
 		freeaddrinfo(ai);
 		if (s.fd != -1)
 			close(s.fd);
@@ -187,11 +231,24 @@ session(int i)
 	}
 	freeaddrinfo(ai);
 	setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (reply(&s) != 220 || cmd(&s, "EHLO loadgen\r\n", 250) == -1)
+	s.stage = "greeting";
+	if ((j = reply(&s)) == -1)
+		goto done;
+	if (j != 220) {
+		s.why = "unexpected reply";
+		goto done;
+	}
+	if (cmd(&s, "EHLO loadgen\r\n", 250) == -1)
 		goto done;
 	if (starttls) {
-		if (cmd(&s, "STARTTLS\r\n", 220) == -1 || s.off != s.len)
+		if (cmd(&s, "STARTTLS\r\n", 220) == -1)
 			goto done;
+		if (s.off != s.len) {
+			s.why = "plaintext after the 220";
+			goto done;
+		}
+		s.stage = "TLS handshake";
+		s.why = "failed";
 		if ((s.tls = SSL_new(ctx)) == NULL ||
 		    (certkey != NULL && i % 2 == 1 &&
 		    (SSL_use_certificate_chain_file(s.tls, certkey) != 1 ||
@@ -201,6 +258,7 @@ session(int i)
 		    SSL_set_tlsext_host_name(s.tls, "localhost") != 1 ||
 		    SSL_connect(s.tls) != 1)
 			goto done;
+		s.why = NULL;
 		if (cmd(&s, "EHLO loadgen\r\n", 250) == -1)
 			goto done;
 	}
@@ -220,6 +278,7 @@ session(int i)
 			goto done;
 		/* DATA MB/s: from the first byte of the message to the 250 */
 		t = now();
+		s.stage = "the message";
 		if (put(&s, body, len) == -1 || cmd(&s, ".\r\n", 250) == -1)
 			goto done;
 		datatime += now() - t;
@@ -228,6 +287,12 @@ session(int i)
 		goto done;
 	ok = 0;
  done:
+	if (ok == -1) {
+		/* the stage is the command line itself, CRLF and all */
+		fprintf(stderr, "loadgen: session %d: %.*s: %s\n", i,
+		    (int)strcspn(s.stage, "\r\n"), s.stage,
+		    s.why != NULL ? s.why : "failed");
+	}
 	if (s.tls != NULL) {
 		SSL_shutdown(s.tls);
 		SSL_free(s.tls);
@@ -249,7 +314,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: loadgen [-T] [-v 1.2|1.3] [-C ciphers] "
 	    "[-n sessions] [-c concurrency] [-s bytes] [-m messages] [-z] "
-	    "[-K certkey.pem] host port\n");
+	    "[-K certkey.pem] [-t seconds] host port\n");
 	exit(100);
 }
 
@@ -265,8 +330,9 @@ main(int argc, char *argv[])
 	ssize_t		 r;
 	int		 c, k, p[2], failed = 0, status;
 
-	while ((c = getopt(argc, argv, "Tv:C:n:c:s:m:zK:")) != -1) {
+	while ((c = getopt(argc, argv, "Tv:C:n:c:s:m:zK:t:")) != -1) {
 		switch (c) {
+		case 't': deadline = atoi(optarg); break;
 		case 'm': nmsg = atoi(optarg); break;
 		case 'z': mixed = 1; break;
 		case 'K': certkey = optarg; break;
@@ -281,7 +347,7 @@ main(int argc, char *argv[])
 	}
 	argv += optind;
 	if (argc - optind != 2 || nsessions < 1 || conc < 1 || msgsize < 2 ||
-	    nmsg < 1)
+	    nmsg < 1 || deadline < 1)
 		usage();
 	host = argv[0];
 	port = argv[1];

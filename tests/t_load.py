@@ -7,9 +7,11 @@ as the run goes on.
 """
 import os
 import re
+import socket
 import statistics
+import time
 
-from lib import BUILD, Server, cert, expect, expect_eq, run
+from lib import BUILD, Server, backlog, cert, expect, expect_eq, expect_in, run
 
 TESTS = []
 
@@ -43,8 +45,8 @@ def load_2000_messages_100_concurrent():
     with srv:
         p = run([os.path.join(BUILD, "loadgen"), "-T", "-n", str(sessions),
                  "-c", "100", "-m", str(per), "-z", "-s", str(maxsize),
-                 "-K", cert("client-combined.pem"), "127.0.0.1",
-                 str(srv.port)], timeout=120)
+                 "-K", cert("client-combined.pem"), "-t", "30",
+                 "127.0.0.1", str(srv.port)], timeout=100)
         out = dict(kv.split("=") for kv in p.stdout.decode().split())
         expect_eq(out.get("failed"), "0", "failed sessions: " +
                   p.stdout.decode() +
@@ -83,3 +85,33 @@ def load_2000_messages_100_concurrent():
     expect_eq(len(rss), sessions, "measured sessions")
     first, last = statistics.median(rss[:40]), statistics.median(rss[-40:])
     expect(last <= first * 1.1, "RSS grew: %d -> %d KiB" % (first, last))
+
+
+@test
+def loadgen_lost_connection_is_a_counted_failure():
+    """A connection the server never saw (a dropped SYN-cookie ACK) looks
+    to the client like a server that never speaks: loadgen must count it
+    as a failed session with a reason, within its deadline, not hang."""
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(8)                  # connections queue, nobody answers
+    try:
+        t = time.time()
+        p = run([os.path.join(BUILD, "loadgen"), "-n", "3", "-c", "3",
+                 "-t", "1", "127.0.0.1", str(mute.getsockname()[1])],
+                timeout=30)
+        expect(time.time() - t < 10, "took %.1f s" % (time.time() - t))
+        out = dict(kv.split("=") for kv in p.stdout.decode().split())
+        expect_eq(out.get("failed"), "3", "failed sessions")
+        expect_eq(p.returncode, 1, "exit")
+        expect_in("loadgen: session 0: greeting: timed out",
+                  p.stderr.decode(), "reason")
+    finally:
+        mute.close()
+
+
+@test
+def tcpserver_backlog_sized_with_concurrency():
+    expect_eq(backlog(["-c", "100"]), ["-b", "200"], "-c 100")
+    expect_eq(backlog([]), ["-b", "80"], "tcpserver's default -c 40")
+    expect_eq(backlog(["-c", "5", "-b", "7"]), [], "-b given")
