@@ -235,6 +235,9 @@ handshake(struct conn *cl, struct tls *server)
 	if (r == -2)
 		log_info("TLS handshake timed out after %d seconds",
 		    opt.handshake);
+	else if (r != 0 && conn_closed(cl))
+		log_info("client closed the connection during the TLS "
+		    "handshake");
 	else if (r != 0)
 		log_info("TLS handshake failed: %s", conn_error(cl));
 	return r;

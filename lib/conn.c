@@ -41,6 +41,10 @@ conn_rcb(struct tls *t, void *buf, size_t len, void *arg)
 		while (r == -1 && errno == EINTR);
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return TLS_WANT_POLLIN;
+		if (r == 0)
+			c->eof = 1;
+		if (r == -1)
+			c->syserr = errno;
 		if (r <= 0)
 			return r;
 		c->coff = 0;
@@ -65,6 +69,8 @@ conn_wcb(struct tls *t, const void *buf, size_t len, void *arg)
 	while (w == -1 && errno == EINTR);
 	if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return TLS_WANT_POLLOUT;
+	if (w == -1)
+		c->syserr = errno;
 	return w;
 }
 
@@ -109,6 +115,8 @@ conn_read(struct conn *c, void *buf, size_t len)
 		r = tls_read(c->tls, buf, len);
 		if (conn_want(c, r, &c->rwaitfd, &c->rwaitev))
 			return CONN_AGAIN;
+		if (r == -1 && conn_closed(c))
+			return 0;	/* gone without a close_notify */
 		return r;
 	}
 	for (;;) {
@@ -201,6 +209,7 @@ conn_accept(struct conn *c, struct tls *server, long deadline)
 	int	 r;
 
 	c->coff = c->clen = 0;	/* plaintext read before TLS is not TLS */
+	c->cbs = 1;
 	if (tls_accept_cbs(server, &c->tls, conn_rcb, conn_wcb, c) == -1)
 		return -1;
 	if ((r = conn_handshake(c, deadline)) != 0)
@@ -219,14 +228,53 @@ conn_connect(struct conn *c, struct tls *client, const char *servername,
 	return conn_handshake(c, deadline);
 }
 
+/*
+ * Has the peer closed its end?  Known for certain where libtls reads
+ * through us; on the client side, where libtls reads the socket itself,
+ * the socket is asked (without taking anything from it).
+ */
+int
+conn_closed(struct conn *c)
+{
+	char	 b;
+
+	if (!c->eof && !c->cbs &&
+	    recv(c->rfd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+		c->eof = 1;
+	return c->eof;
+}
+
+/*
+ * Why the last operation failed, in words that do not repeat the
+ * caller's: "closed by the peer" when it was that, whatever the TLS
+ * library makes of it; the system's error when our own read or write
+ * failed; else libtls's reason without its "handshake failed: " (the
+ * caller says what failed).
+ */
 const char *
 conn_error(struct conn *c)
 {
-	const char	*e = NULL;
+	static const char	*const ops[] = {
+		"handshake failed: ", "read failed: ", "write failed: ",
+		"close failed: ", "shutdown failed: ", NULL
+	};
+	const char		*e = NULL;
+	size_t			 i, n;
 
+	if (conn_closed(c))
+		return "connection closed by the peer";
+	if (c->syserr != 0)
+		return strerror(c->syserr);
 	if (c->tls != NULL)
 		e = tls_error(c->tls);
-	return e != NULL ? e : "connection failed";
+	if (e == NULL)
+		return "connection failed";
+	for (i = 0; ops[i] != NULL; i++) {
+		n = strlen(ops[i]);
+		if (strncmp(e, ops[i], n) == 0 && e[n] != '\0')
+			return e + n;
+	}
+	return e;
 }
 
 /*

@@ -3,6 +3,8 @@
  * pair of descriptors (tcpserver's 0 and 1, or a socket twice) and, once
  * the handshake is done, a libtls context on top of them.  Reads and
  * writes never block; CONN_AGAIN says to poll (wfd, wev) or (rfd, rev).
+ * A read returns 0 once the peer has closed its end, whether or not it
+ * ended TLS first: on port 25 a client that just hangs up is ordinary.
  */
 #ifndef CONN_H
 #define CONN_H
@@ -24,6 +26,9 @@ struct conn {
 	int		 wwaitfd;	/* likewise for a write */
 	short		 wwaitev;
 	size_t		 coff, clen;	/* ciphertext read ahead, for libtls */
+	int		 cbs;		/* libtls does its I/O through us */
+	int		 eof;		/* the peer closed its end */
+	int		 syserr;	/* errno of our last failed read or write */
 };
 
 void	conn_init(struct conn *, int, int);
@@ -33,6 +38,7 @@ int	conn_writeall(struct conn *, const void *, size_t, long);
 int	conn_accept(struct conn *, struct tls *, long);
 int	conn_connect(struct conn *, struct tls *, const char *, long);
 void	conn_close(struct conn *, long);
+int	conn_closed(struct conn *);
 const char *conn_error(struct conn *);
 
 #endif
