@@ -56,7 +56,18 @@ static char		**recips;
 static char		 partner[64];	/* the address we talk to, as text */
 static struct smtpc	 smtp;
 static int		 critical;	/* the final "." has been sent */
-static char		 tlsline[640];	/* how the message left, for K */
+
+/*
+ * What became of TLS in this delivery, for the report: how the message
+ * left (said in K), a TLS failure we went on from (said in K, Z and D
+ * alike), and local files that were not used (said in every report).
+ */
+static struct {
+	char	 line[PATH_MAX + 128];	/* for K: "TLS TLSv1.3 with ..." */
+	char	 problem[PATH_MAX + 128]; /* for Z and D: what failed */
+	int	 fellback;	/* plaintext after STARTTLS failed or was refused */
+	char	 note[640];	/* "control/clientcert.pem not used: ..." */
+} tls;
 
 /* ------------------------------------------------------------ the report */
 
@@ -89,6 +100,33 @@ perm_dns(const char *host)
 	report_exit();
 }
 
+/*
+ * The TLS lines that end a report: for K how the message left; for Z
+ * and D the TLS failure the delivery went on from, or the TLS it had (a
+ * server may refuse what it learnt in the handshake); for all, the local
+ * files that were not used.
+ */
+static void __attribute__((__noreturn__))
+report_tls_exit(int letter)
+{
+	const char	*line = tls.line;
+
+	if (letter != 'K' && tls.problem[0] != '\0')
+		line = tls.problem;
+	else if (letter != 'K' && smtp.conn.tls == NULL)
+		line = "";
+
+	if (line[0] != '\0') {
+		report_puts(line);
+		report_puts("\n");
+	}
+	if (tls.note[0] != '\0') {
+		report_puts(tls.note);
+		report_puts("\n");
+	}
+	report_exit();
+}
+
 static void __attribute__((__noreturn__))
 dropped(void)
 {
@@ -98,7 +136,7 @@ dropped(void)
 	if (critical)
 		report_puts("Possible duplicate! ");
 	report_puts("(#4.4.2)\n");
-	report_exit();
+	report_tls_exit('Z');
 }
 
 /* Say QUIT without waiting, and report: prepend partner append, the reply. */
@@ -111,9 +149,7 @@ quit(const char *prepend, const char *append)
 	report_puts(append);
 	report_puts(".\n");
 	report_text(smtp.text, smtp.textlen);
-	if (*prepend == 'K' && tlsline[0] != '\0')
-		report_puts(tlsline);
-	report_exit();
+	report_tls_exit(*prepend);
 }
 
 /*
@@ -143,11 +179,16 @@ tls_quit(const char *s1, const char *s2, int how)
 	report_puts(".\n");
 	if (how & TLS_REPLY)
 		report_text(smtp.text, smtp.textlen);
-	report_exit();
+	report_tls_exit('Z');
 }
 
 /* ----------------------------------------------------------- the dialogue */
 
+/*
+ * The next reply's code.  A 421 is the server closing the session (RFC
+ * 5321 section 3.8), at whatever stage: the delivery is deferred with
+ * its reason, rather than a next command lost on a closed connection.
+ */
 static int
 code(void)
 {
@@ -155,7 +196,26 @@ code(void)
 
 	if ((c = smtpc_reply(&smtp)) == -1)
 		dropped();
+	if (c == 421)
+		quit("ZConnected to ", " but it closed the session");
 	return c;
+}
+
+/*
+ * Is a 5xx reply a verdict on the message?  Not when it is about TLS
+ * and we went on without TLS after STARTTLS failed or was refused: a 530
+ * ("Must issue a STARTTLS command first") or any 5.7.x status is then
+ * about our connection.  The message waits for a better one.
+ */
+static int
+permanent(int c)
+{
+	if (c < 500)
+		return 0;
+	if (tls.fellback && (c == 530 || (smtp.textlen >= 8 &&
+	    strncmp(smtp.text + 4, "5.7.", 4) == 0)))
+		return 0;
+	return 1;
 }
 
 static void
@@ -237,6 +297,28 @@ blast(void)
 
 enum { DONE, RETRY_PLAIN };
 
+/* STARTTLS failed or was refused: go on in plaintext, and say why. */
+static void
+fell_back(const char *what, const char *after_k, const char *after_z)
+{
+	snprintf(tls.line, sizeof(tls.line), "%s%s", what, after_k);
+	snprintf(tls.problem, sizeof(tls.problem), "%s%s", what, after_z);
+	tls.fellback = 1;
+}
+
+/* The handshake failed under the "may" policy: once more, in plaintext. */
+static void
+handshake_failed(const char *why)
+{
+	char	 what[512];
+
+	snprintf(what, sizeof(what), "TLS handshake failed (%s)", why);
+	fell_back(what, "; delivered without TLS.", "; tried again without "
+	    "TLS.");
+	tls_free(smtp.conn.tls);
+	smtp.conn.tls = NULL;
+}
+
 /*
  * STARTTLS, as the policy for this MX host says (see tlsconf_policy).
  * Returns 1 when TLS is on, 0 to go on in plaintext; sets *retry when a
@@ -255,14 +337,19 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	int			 policy, r;
 
 	policy = tlsconf_policy(CONTROL, d->host, pem, sizeof(pem));
-	if (policy == TLS_NONE)
+	if (policy == TLS_NONE) {
+		snprintf(tls.line, sizeof(tls.line), "No TLS: not tried, as "
+		    "%s says.", pem);
 		return 0;
+	}
 	if (!esmtp || !smtpc_keyword(&smtp, "STARTTLS")) {
 		if (policy == TLS_VERIFY) {
 			snprintf(msg, sizeof(msg), "No TLS achieved while %s "
 			    "exists", pem);
 			tls_quit(msg, NULL, TLS_CONNECTING);
 		}
+		snprintf(tls.line, sizeof(tls.line), "No TLS: the server did "
+		    "not offer STARTTLS.");
 		return 0;
 	}
 	if (policy == TLS_VERIFY) {
@@ -272,13 +359,10 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 		}
 		fclose(f);
 	}
-	if ((ctx = tlsconf_client(CONTROL, &cfg, err, sizeof(err))) == NULL) {
-		if (policy == TLS_VERIFY)
-			tls_quit("TLS error initializing ctx", err,
-			    TLS_CONNECTING);
-		snprintf(tlsline, sizeof(tlsline), "No TLS: %s.\n", err);
-		return 0;
-	}
+	/* a local file we cannot use costs a client certificate, never TLS */
+	if ((ctx = tlsconf_client(CONTROL, &cfg, err, sizeof(err), tls.note,
+	    sizeof(tls.note))) == NULL)
+		tls_quit("TLS error initializing ctx", err, TLS_CONNECTING);
 	put("STARTTLS\r\n");
 	if ((r = code()) != 220) {
 		if (policy == TLS_VERIFY) {
@@ -286,8 +370,9 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 			    "exists", pem);
 			tls_quit(msg, NULL, TLS_CONNECTING | TLS_REPLY);
 		}
-		snprintf(tlsline, sizeof(tlsline),
-		    "No TLS: STARTTLS was refused with %d.\n", r);
+		snprintf(msg, sizeof(msg), "No TLS: STARTTLS was refused with "
+		    "%d.", r);
+		fell_back(msg, "", "");
 		tlsconf_client_done(cfg);
 		tls_free(ctx);
 		return 0;
@@ -302,10 +387,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 		    conn_error(&smtp.conn));
 		if (policy == TLS_VERIFY)
 			tls_quit("TLS connect failed", err, TLS_NOQUIT);
-		snprintf(tlsline, sizeof(tlsline), "TLS handshake failed (%s); "
-		    "delivered without TLS.\n", err);
-		tls_free(ctx);
-		smtp.conn.tls = NULL;
+		handshake_failed(err);
 		*retry = 1;
 		return 0;
 	}
@@ -315,7 +397,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 		    sizeof(msg)) == -1)
 			tls_quit(msg, NULL, 0);
 	}
-	snprintf(tlsline, sizeof(tlsline), "TLS %s with %s, %s.\n",
+	snprintf(tls.line, sizeof(tls.line), "TLS %s with %s, %s.",
 	    tls_conn_version(ctx), tls_conn_cipher(ctx),
 	    policy == TLS_VERIFY ? "server certificate verified" :
 	    "server certificate not verified");
@@ -325,7 +407,8 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 /*
  * EHLO again inside TLS.  With TLS 1.3 a server that refuses our client
  * certificate says so only now, after the handshake: a connection that
- * dies here is a failed handshake, not a dropped session.
+ * dies here is a failed handshake, not a dropped session.  A server that
+ * answers with a reply says why, and is taken at its word (code()).
  */
 static int
 ehlo_tls(int verified)
@@ -339,12 +422,11 @@ ehlo_tls(int verified)
 		e = conn_error(&smtp.conn);
 		if (verified)
 			tls_quit("TLS connect failed", e, TLS_NOQUIT);
-		snprintf(tlsline, sizeof(tlsline), "TLS handshake failed (%s); "
-		    "delivered without TLS.\n", e);
-		tls_free(smtp.conn.tls);
-		smtp.conn.tls = NULL;
+		handshake_failed(e);
 		return RETRY_PLAIN;
 	}
+	if (c == 421)
+		quit("ZConnected to ", " but it closed the session");
 	if (c != 250) {
 		command("HELO ", ctl.helohost, "\r\n");
 		if (code() != 250)
@@ -356,11 +438,13 @@ ehlo_tls(int verified)
 static int
 session(const struct dns_addr *d, int fd, int usetls)
 {
-	int	 c, esmtp, tls, retry = 0, any = 0;
+	int	 c, esmtp, secure, retry = 0, any = 0;
 	char	**r;
 
 	smtpc_init(&smtp, fd, (int)ctl.timeout * 1000);
-	if (code() != 220)
+	if ((c = smtpc_reply(&smtp)) == -1)
+		dropped();
+	if (c != 220)
 		quit("ZConnected to ", " but greeting failed");
 	command("EHLO ", ctl.helohost, "\r\n");
 	esmtp = code() == 250;
@@ -369,8 +453,8 @@ session(const struct dns_addr *d, int fd, int usetls)
 		if (code() != 250)
 			quit("ZConnected to ", " but my name was rejected");
 	}
-	if (usetls && (tls = starttls(d, esmtp, &retry)) != 0)
-		retry = ehlo_tls(tls == 2) == RETRY_PLAIN;
+	if (usetls && (secure = starttls(d, esmtp, &retry)) != 0)
+		retry = ehlo_tls(secure == 2) == RETRY_PLAIN;
 	if (retry)
 		return RETRY_PLAIN;
 	/*
@@ -382,7 +466,7 @@ session(const struct dns_addr *d, int fd, int usetls)
 
 	command("MAIL FROM:<", sender, ">\r\n");
 	c = code();
-	if (c >= 500)
+	if (permanent(c))
 		quit("DConnected to ", " but sender was rejected");
 	if (c >= 400)
 		quit("ZConnected to ", " but sender was rejected");
@@ -390,7 +474,7 @@ session(const struct dns_addr *d, int fd, int usetls)
 		command("RCPT TO:<", *r, ">\r\n");
 		c = code();
 		if (c >= 400) {
-			report_puts(c >= 500 ? "h" : "s");
+			report_puts(permanent(c) ? "h" : "s");
 			report_puts(partner);
 			report_puts(" does not like recipient.\n");
 			report_text(smtp.text, smtp.textlen);
@@ -406,14 +490,14 @@ session(const struct dns_addr *d, int fd, int usetls)
 		quit("DGiving up on ", "");
 	put("DATA\r\n");
 	c = code();
-	if (c >= 500)
+	if (permanent(c))
 		quit("D", " failed on DATA command");
 	if (c >= 400)
 		quit("Z", " failed on DATA command");
 	blast();
 	c = code();
 	critical = 0;
-	if (c >= 500)
+	if (permanent(c))
 		quit("D", " failed after I sent the message");
 	if (c >= 400)
 		quit("Z", " failed after I sent the message");

@@ -33,6 +33,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <tls.h>
 
 #include "control.h"
@@ -80,6 +84,90 @@ pem_certs(const uint8_t *pem, size_t len, size_t *outlen)
 	}
 	*outlen = n;
 	return out;
+}
+
+/* An encrypted key is refused here, never asked about on a terminal. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return -1;
+}
+
+/*
+ * The first private key block of a PEM file: its start, whether it is
+ * encrypted (PKCS#8 "ENCRYPTED PRIVATE KEY", or a traditional key with
+ * "Proc-Type: 4,ENCRYPTED"), or NULL when there is none.
+ */
+static const uint8_t *
+pem_key(const uint8_t *pem, const uint8_t *stop, int *encrypted)
+{
+	const uint8_t	*b, *label, *dashes, *end;
+
+	for (b = pem; (b = find(b, stop, "-----BEGIN ")) != NULL; b++) {
+		label = b + strlen("-----BEGIN ");
+		if ((dashes = find(label, stop, "-----")) == NULL)
+			return NULL;
+		if (dashes - label < 11 ||
+		    memcmp(dashes - 11, "PRIVATE KEY", 11) != 0)
+			continue;
+		if ((end = find(dashes, stop, "-----END ")) == NULL)
+			end = stop;
+		*encrypted = (dashes - label == 21 &&
+		    memcmp(label, "ENCRYPTED", 9) == 0) ||
+		    find(dashes, end, "Proc-Type: 4,ENCRYPTED") != NULL;
+		return b;
+	}
+	return NULL;
+}
+
+/*
+ * Is this combined PEM file (servercert.pem, clientcert.pem) a key pair
+ * that libtls can use?  0, or -1 with the reason in why, in words an
+ * administrator can act on: libtls itself says only that a key failed to
+ * load, or on the client side nothing before the handshake fails.  The
+ * key is the file's first private key, and it must belong to its first
+ * certificate; the other certificates are the chain.
+ */
+int
+tlsconf_keypair_check(const uint8_t *pem, size_t len, char *why,
+    size_t whylen)
+{
+	const uint8_t	*stop = pem + len, *k;
+	BIO		*bio = NULL;
+	EVP_PKEY	*key = NULL;
+	X509		*x = NULL;
+	int		 encrypted = 0, rv = -1;
+
+	if ((k = pem_key(pem, stop, &encrypted)) == NULL)
+		snprintf(why, whylen, "it holds no private key");
+	else if (encrypted)
+		snprintf(why, whylen, "its private key is encrypted (has a "
+		    "passphrase); store it unencrypted, readable only by "
+		    "the user that needs it");
+	else if (find(pem, stop, "-----BEGIN CERTIFICATE-----") == NULL)
+		snprintf(why, whylen, "it holds no certificate, only a key");
+	else if ((bio = BIO_new_mem_buf(k, (int)(stop - k))) == NULL ||
+	    (key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
+	    NULL)) == NULL)
+		snprintf(why, whylen, "its private key cannot be parsed");
+	else if (BIO_free(bio), (bio = BIO_new_mem_buf(pem, (int)len)) ==
+	    NULL || (x = PEM_read_bio_X509(bio, NULL, no_passphrase,
+	    NULL)) == NULL)
+		snprintf(why, whylen, "its certificate cannot be parsed");
+	else if (X509_check_private_key(x, key) != 1)
+		snprintf(why, whylen, "its private key does not belong to its "
+		    "first certificate");
+	else
+		rv = 0;
+	BIO_free(bio);
+	EVP_PKEY_free(key);
+	X509_free(x);
+	ERR_clear_error();	/* nothing of this for libtls to report */
+	return rv;
 }
 
 /* The keypair from a combined PEM file: 0, or -1 (tls_config_error()). */
@@ -141,20 +229,33 @@ seterr(char *err, size_t errlen, const char *what, const char *why)
 	    why != NULL ? why : strerror(errno));
 }
 
-/* TLS 1.2 and 1.3, and the cipher list; 0, or -1 with the reason in err. */
+/* TLS 1.2 and 1.3; 0, or -1 with the reason in err. */
 static int
-tlsconf_common(struct tls_config *cfg, const char *ciphersenv,
-    const char *dir, const char *file, char *err, size_t errlen)
+set_protocols(struct tls_config *cfg, char *err, size_t errlen)
 {
-	char		*ciphers = NULL;
 	uint32_t	 protocols;
-	int		 rv = -1;
 
 	if (tls_config_parse_protocols(&protocols, "tlsv1.2,tlsv1.3") == -1 ||
-	    tls_config_set_protocols(cfg, protocols) == -1)
+	    tls_config_set_protocols(cfg, protocols) == -1) {
 		seterr(err, errlen, "unable to set TLS protocols",
 		    tls_config_error(cfg));
-	else if (tlsconf_ciphers(ciphersenv, dir, file, &ciphers) == -1) {
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The cipher list from ciphersenv or the control file, where there is
+ * one; 0, or -1 with the reason in err, and the list set before stays.
+ */
+static int
+set_ciphers(struct tls_config *cfg, const char *ciphersenv, const char *dir,
+    const char *file, char *err, size_t errlen)
+{
+	char	*ciphers = NULL;
+	int	 rv = -1;
+
+	if (tlsconf_ciphers(ciphersenv, dir, file, &ciphers) == -1) {
 		snprintf(err, errlen, "unable to read %s: %s", file,
 		    strerror(errno));
 	} else if (ciphers != NULL &&
@@ -176,7 +277,7 @@ struct tls *
 tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
     char *err, size_t errlen)
 {
-	char			 path[PATH_MAX];
+	char			 path[PATH_MAX], why[256];
 	struct tls_config	*cfg = NULL;
 	struct tls		*ctx = NULL;
 	uint8_t			*mem = NULL;
@@ -188,6 +289,10 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 		seterr(err, errlen, "unable to read servercert.pem",
 		    strerror(errno));
 		return NULL;
+	}
+	if (tlsconf_keypair_check(mem, memlen, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "unable to use servercert.pem: %s", why);
+		goto done;
 	}
 	if ((cfg = tls_config_new()) == NULL) {
 		seterr(err, errlen, "unable to set up TLS", strerror(errno));
@@ -202,8 +307,13 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 	 * Unless told otherwise, TLS 1.2 only with forward-secret AEAD
 	 * suites: libtls's "secure" list still has CBC ones (LUCKY13).
 	 */
-	if (tls_config_set_ciphers(cfg, TLSCONF_SERVERCIPHERS) == -1 ||
-	    tlsconf_common(cfg, ciphersenv, dir, "tlsserverciphers", err,
+	if (tls_config_set_ciphers(cfg, TLSCONF_SERVERCIPHERS) == -1) {
+		seterr(err, errlen, "unable to set TLS ciphers",
+		    tls_config_error(cfg));
+		goto done;
+	}
+	if (set_protocols(cfg, err, errlen) == -1 ||
+	    set_ciphers(cfg, ciphersenv, dir, "tlsserverciphers", err,
 	    errlen) == -1)
 		goto done;
 	tls_config_prefer_ciphers_server(cfg);
@@ -236,12 +346,61 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 	return ctx;
 }
 
+/* Add "control/file not used: why." to the notes for the report. */
+static void
+not_used(char *note, size_t notelen, const char *dir, const char *file,
+    const char *why)
+{
+	size_t	 n = strlen(note);
+
+	if (n < notelen)
+		snprintf(note + n, notelen - n, "%s%s/%s not used: %s.",
+		    n > 0 ? " " : "", dir, file, why);
+}
+
 /*
- * A configured libtls client context, or NULL with the reason in err.
- * libtls is not asked to judge the server's certificate: with a
- * tlshosts/<host>.pem, certid_server() does that after the handshake, so
- * a failure can be reported in the qmail-tls patch's words; without one,
- * TLS is opportunistic and any certificate is taken.
+ * clientcert.pem into cfg, if it is there and usable; a note says why
+ * not.  A client certificate is a courtesy to the server: without one
+ * the delivery goes on, with TLS.
+ */
+static void
+client_keypair(struct tls_config *cfg, const char *dir, char *note,
+    size_t notelen)
+{
+	char		 path[PATH_MAX], why[256];
+	uint8_t		*mem;
+	size_t		 memlen = 0;
+
+	if (control_path(path, sizeof(path), dir, "clientcert.pem") == -1) {
+		not_used(note, notelen, dir, "clientcert.pem", "path too long");
+		return;
+	}
+	if ((mem = tls_load_file(path, &memlen, NULL)) == NULL) {
+		if (errno != ENOENT)
+			not_used(note, notelen, dir, "clientcert.pem",
+			    strerror(errno));
+		return;
+	}
+	if (tlsconf_keypair_check(mem, memlen, why, sizeof(why)) == -1)
+		not_used(note, notelen, dir, "clientcert.pem", why);
+	else if (keypair_set(cfg, mem, memlen) == -1)
+		not_used(note, notelen, dir, "clientcert.pem",
+		    "out of memory");
+	tls_unload_file(mem, memlen);
+}
+
+/*
+ * A configured libtls client context, or NULL with the reason in err
+ * (TLS cannot be set up at all: out of memory).  libtls is not asked to
+ * judge the server's certificate: with a tlshosts/<host>.pem,
+ * certid_server() does that after the handshake, so a failure can be
+ * reported in the qmail-tls patch's words; without one, TLS is
+ * opportunistic and any certificate is taken.
+ *
+ * A local file that cannot be used never costs TLS, which would send
+ * the mail in plaintext for our own mistake: a broken clientcert.pem is
+ * left out, a bad tlsclientciphers gives way to libtls's default list,
+ * and note says so, for the report.
  *
  * libtls reads the client key from its configuration only at connect, so
  * the configuration is handed back too: once the handshake is over,
@@ -249,34 +408,23 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
  */
 struct tls *
 tlsconf_client(const char *dir, struct tls_config **cfgp, char *err,
-    size_t errlen)
+    size_t errlen, char *note, size_t notelen)
 {
-	char			 path[PATH_MAX];
-	struct tls_config	*cfg = NULL;
+	struct tls_config	*cfg;
 	struct tls		*ctx = NULL;
-	uint8_t			*mem = NULL;
-	size_t			 memlen = 0;
+	char			 why[256];
 
+	note[0] = '\0';
 	if ((cfg = tls_config_new()) == NULL) {
 		seterr(err, errlen, "unable to set up TLS", strerror(errno));
 		return NULL;
 	}
-	if (tlsconf_common(cfg, NULL, dir, "tlsclientciphers", err,
-	    errlen) == -1)
+	if (set_protocols(cfg, err, errlen) == -1)
 		goto done;
-	if (control_path(path, sizeof(path), dir, "clientcert.pem") == -1)
-		goto done;
-	if ((mem = tls_load_file(path, &memlen, NULL)) != NULL) {
-		if (keypair_set(cfg, mem, memlen) == -1) {
-			seterr(err, errlen, "unable to load clientcert.pem",
-			    tls_config_error(cfg));
-			goto done;
-		}
-	} else if (errno != ENOENT) {
-		seterr(err, errlen, "unable to read clientcert.pem",
-		    strerror(errno));
-		goto done;
-	}
+	if (set_ciphers(cfg, NULL, dir, "tlsclientciphers", why,
+	    sizeof(why)) == -1)
+		not_used(note, notelen, dir, "tlsclientciphers", why);
+	client_keypair(cfg, dir, note, notelen);
 	tls_config_insecure_noverifycert(cfg);
 	tls_config_insecure_noverifyname(cfg);
 	if ((ctx = tls_client()) == NULL) {
@@ -289,8 +437,6 @@ tlsconf_client(const char *dir, struct tls_config **cfgp, char *err,
 		ctx = NULL;
 	}
  done:
-	if (mem != NULL)
-		tls_unload_file(mem, memlen);
 	if (ctx != NULL) {
 		*cfgp = cfg;	/* ctx holds it as well */
 		return ctx;
@@ -323,13 +469,14 @@ policy_file(const char *dir, const char *sub, const char *name,
  * record, the relay's name from smtproutes, or the domain itself when it
  * has no MX: as the qmail-tls patch keys it, and in its order: a
  * tlshosts/<host>.pem always wins.  The name is tried as DNS spelled it
- * (as the patch does) and in lower case, without a trailing dot.  For
- * TLS_VERIFY, pem gets the path of the .pem file.
+ * (as the patch does) and in lower case, without a trailing dot.  pem
+ * gets the path of the file that decided: the .pem file for TLS_VERIFY,
+ * the notlshosts file or exhaustivelist for TLS_NONE.
  */
 int
 tlsconf_policy(const char *dir, const char *host, char *pem, size_t pemlen)
 {
-	char		 name[256], lower[256], path[PATH_MAX];
+	char		 name[256], lower[256];
 	size_t		 i, len = strlen(host);
 	unsigned char	 addr[16];
 
@@ -351,11 +498,10 @@ tlsconf_policy(const char *dir, const char *host, char *pem, size_t pemlen)
 	name[len] = lower[len] = '\0';
 	if (policy_file(dir, "tlshosts", name, lower, ".pem", pem, pemlen))
 		return TLS_VERIFY;
-	if (policy_file(dir, "notlshosts", name, lower, "", path,
-	    sizeof(path)))
+	if (policy_file(dir, "notlshosts", name, lower, "", pem, pemlen))
 		return TLS_NONE;
-	snprintf(path, sizeof(path), "%s/tlshosts/exhaustivelist", dir);
-	if (access(path, F_OK) == 0)
+	snprintf(pem, pemlen, "%s/tlshosts/exhaustivelist", dir);
+	if (access(pem, F_OK) == 0)
 		return TLS_NONE;
 	return TLS_MAY;
 }

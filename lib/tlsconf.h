@@ -5,6 +5,7 @@
 #define TLSCONF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct tls;
 struct tls_config;
@@ -19,9 +20,10 @@ enum tlsconf_policy {
 
 int		 tlsconf_policy(const char *, const char *, char *, size_t);
 struct tls	*tlsconf_client(const char *, struct tls_config **, char *,
-		    size_t);
+		    size_t, char *, size_t);
 void		 tlsconf_client_done(struct tls_config *);
 int		 tlsconf_ciphers(const char *, const char *, const char *,
 		    char **);
+int		 tlsconf_keypair_check(const uint8_t *, size_t, char *, size_t);
 
 #endif

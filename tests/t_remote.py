@@ -9,8 +9,9 @@ import ssl
 import subprocess
 import time
 
-from lib import (SMTPD, Client, Server, cert, expect, expect_eq, expect_in,
-                 expect_not_in, memory_holds, pem_line, pids_of, wait_for)
+from lib import (SMTPD, Client, Server, cert, encrypted_key, expect, expect_eq,
+                 expect_in, expect_not_in, memory_holds, pem_line, pids_of,
+                 wait_for)
 from peers import (REMOTE, Aiosmtpd, Dnsmasq, QmailHome, Scripted, names,
                    ordinary, remote)
 
@@ -66,8 +67,10 @@ def report_protocol_and_stock_texts():
                             "Remote host said: 451 4.2.0 try later\n"],
                   "recipient reports")
         expect_eq(r.final, "K127.0.0.1 accepted message.\n"
-                  "Remote host said: 250 2.0.0 Ok: queued as 12345\n",
-                  "final report (no STARTTLS offered: no TLS line)")
+                  "Remote host said: 250 2.0.0 Ok: queued as 12345\n"
+                  "No TLS: the server did not offer STARTTLS.\n",
+                  "final report (no STARTTLS offered: stock text, then why "
+                  "no TLS)")
         expect_eq(len(peer.messages), 1, "delivered")
         expect_eq(peer.messages[0][2], b"Subject: test\r\n\r\nhello\r\n"
                   b".dot line\r\n", "message as sent (unstuffed by peer)")
@@ -452,6 +455,228 @@ def endless_reply_lines():
                "refused: %r" % r.rcpts[0][:80])
         expect(len(r.rcpts[0]) < 5100, "reply text capped")
         expect_eq(r.final, "DGiving up on 127.0.0.1.\n", "final")
+
+
+# ------------------------------------- TLS trouble: never bounce, never downgrade
+
+def tls_required(c, refuse=None, at=b"MAIL"):
+    """A server that requires TLS but whose handshakes fail: it closes
+    the connection after its 220 to STARTTLS.  Plaintext is refused at
+    `at` with `refuse` (Postfix's smtpd_tls_security_level=encrypt)."""
+    c.send(b"220 scripted.example ESMTP\r\n")
+    while True:
+        line = c.line().rstrip(b"\r")
+        verb = line.split(b" ")[0].upper()
+        if verb == b"EHLO":
+            c.send(b"250-scripted.example\r\n250-STARTTLS\r\n"
+                   b"250 8BITMIME\r\n")
+        elif verb == b"STARTTLS":
+            c.send(b"220 2.0.0 Ready to start TLS\r\n")
+            return                      # and no handshake: it fails
+        elif line.upper().startswith(at):
+            c.send(refuse or b"530 5.7.0 Must issue a STARTTLS command "
+                   b"first\r\n")
+        elif verb == b"DATA":
+            c.send(b"354 go ahead\r\n")
+            c.data()
+            c.send(b"250 accepted\r\n")
+        elif verb == b"QUIT":
+            c.send(b"221 bye\r\n")
+            return
+        else:
+            c.send(b"250 ok\r\n")
+
+
+@test
+def tls_required_530_after_failed_handshake_defers():
+    """Defect: a handshake failure, the plaintext retry, a 530 at MAIL:
+    that bounced the message.  A 530 or 5.7.x after we went on without
+    TLS is about our connection: deferred, and the report says why."""
+    with Scripted(tls_required) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        sends(r, "Z", "530 at MAIL")
+        expect(r.final.startswith(
+            "ZConnected to 127.0.0.1 but sender was rejected.\n"
+            "Remote host said: 530 5.7.0 Must issue a STARTTLS command "
+            "first\n"), "text: %r" % r.final)
+        expect_in("\nTLS handshake failed (", r.final, "TLS problem said")
+        expect_in("); tried again without TLS.\n", r.final,
+                  "TLS problem said")
+        expect_eq(r.rspawn()[0], "Z", "qmail-rspawn defers")
+        expect_eq(peer.connections, 2, "one TLS try, one plaintext retry")
+    # a 5.7.x at RCPT after the fallback: that recipient waits
+    refuse = b"550 5.7.1 TLS required for this recipient\r\n"
+    with Scripted(lambda c: tls_required(c, refuse, b"RCPT")) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        expect(r.rcpts[0].startswith("s127.0.0.1 does not like recipient."
+                                     "\nRemote host said: 550 5.7.1 TLS"),
+               "recipient deferred: %r" % r.rcpts)
+        expect_eq(r.rspawn()[0], "Z", "qmail-rspawn defers")
+        expect_in("TLS handshake failed (", r.final, "TLS problem said")
+    # STARTTLS refused, then 530: the same
+    def refused(c):
+        c.send(b"220 x ESMTP\r\n")
+        c.expect(b"EHLO")
+        c.send(b"250-x\r\n250 STARTTLS\r\n")
+        c.expect(b"STARTTLS")
+        c.send(b"454 4.7.0 TLS not available due to local problem\r\n")
+        c.expect(b"MAIL")
+        c.send(b"530 5.7.0 Must issue a STARTTLS command first\r\n")
+        c.line()
+    with Scripted(refused) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        sends(r, "Z", "530 after a refused STARTTLS")
+        expect_in("No TLS: STARTTLS was refused with 454.\n", r.final,
+                  "TLS problem said")
+
+
+@test
+def permanent_refusals_without_tls_trouble_still_bounce():
+    """The rule is about TLS trouble only: a server that never offered
+    STARTTLS, or a 5.7.1 over TLS, gets the stock verdict."""
+    def plain(c):
+        c.send(b"220 x ESMTP\r\n")
+        c.expect(b"EHLO")
+        c.send(b"250-x\r\n250 8BITMIME\r\n")
+        c.expect(b"MAIL")
+        c.send(b"530 5.7.0 Authentication required\r\n")
+        c.line()
+    with Scripted(plain) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        expect_eq(r.final, "DConnected to 127.0.0.1 but sender was "
+                  "rejected.\nRemote host said: 530 5.7.0 Authentication "
+                  "required\n", "stock bounce")
+    with Aiosmtpd(tls=True, replies={"RCPT": "550 5.7.1 relaying denied"}) \
+            as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        expect(r.rcpts[0].startswith("h127.0.0.1 does not like recipient."),
+               "bounced over TLS: %r" % r.rcpts)
+
+
+@test
+def server_421_at_any_stage_defers_with_its_text():
+    """Defect: Postfix with smtpd_tls_req_ccert answers the EHLO inside
+    TLS with a 421 and closes; we sent HELO into the closed connection
+    and reported only "connection died".  A 421 ends the attempt, with
+    the server's words."""
+    def after_tls(c):
+        c.send(b"220 x ESMTP\r\n")
+        c.expect(b"EHLO")
+        c.send(b"250-x\r\n250 STARTTLS\r\n")
+        c.expect(b"STARTTLS")
+        c.send(b"220 go ahead\r\n")
+        c.starttls()
+        c.expect(b"EHLO")
+        c.send(b"421 4.7.1 mail.example: Error: No client certificate "
+               b"presented\r\n")
+        c.s.close()
+    with Scripted(after_tls) as peer:
+        r = remote(routed(peer.port), "example.org", "s@x", ["u@example.org"],
+                   MSG)
+        expect_eq(r.final.split("\nTLS ")[0],
+                  "ZConnected to 127.0.0.1 but it closed the session.\n"
+                  "Remote host said: 421 4.7.1 mail.example: Error: No "
+                  "client certificate presented", "report")
+        expect(re.search(r"\nTLS TLSv1\.[23] with \S+, server certificate "
+                         r"not verified\.\n$", r.final),
+               "the report says TLS was up: %r" % r.final)
+        expect_eq(peer.connections, 1, "no plaintext retry after a reply")
+    for stage in ("MAIL", "RCPT", "DATA"):
+        with Aiosmtpd(tls=False, replies={
+                stage: "421 4.3.2 System shutting down"}) as peer:
+            r = remote(routed(peer.port), "example.org", "s@x",
+                       ["u@example.org"], MSG)
+            expect_in("ZConnected to 127.0.0.1 but ", r.final, stage)
+            expect_in("Remote host said: 421 4.3.2 System shutting down\n",
+                      r.final, stage)
+            expect_not_in("connection died", r.final, stage)
+            expect_eq(peer.messages, [], stage + ": nothing delivered")
+
+
+def broken_clientcerts():
+    """(what, clientcert.pem text, the reason the report must give)."""
+    key = open(cert("client.key")).read()
+    crt = open(cert("client.pem")).read()
+    return (("encrypted key", encrypted_key("client") + crt,
+             "its private key is encrypted"),
+            ("key of another certificate", key +
+             open(cert("server.pem")).read(),
+             "its private key does not belong to its first certificate"),
+            ("garbage", "this is not PEM\n", "it holds no private key"),
+            ("key only", key, "it holds no certificate, only a key"),
+            ("certificate only", crt, "it holds no private key"))
+
+
+@test
+def broken_clientcert_never_downgrades():
+    """Defect: a broken control/clientcert.pem failed every handshake,
+    and under the default policy every message went out in plaintext.
+    Our own mistake costs the client certificate, never TLS."""
+    with Aiosmtpd(tls=True, verify_client=ssl.CERT_OPTIONAL) as peer:
+        for what, text, why in broken_clientcerts():
+            home = routed(peer.port, control={"clientcert.pem": text})
+            r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+            sends(r, "K", what)
+            expect(re.search(r"\nTLS TLSv1\.[23] with \S+, server "
+                             r"certificate not verified\.\n", r.final),
+                   "%s: over TLS: %r" % (what, r.final))
+            expect_in("\ncontrol/clientcert.pem not used: " + why,
+                      r.final, what)
+            expect_not_in("without TLS", r.final, what)
+            expect(peer.messages[-1][3] is not None, what + ": peer saw TLS")
+            expect(peer.messages[-1][3]["peer"] is None,
+                   what + ": no client certificate sent")
+    # under a tlshosts pem the policy decides, as ever: verified TLS
+    with Aiosmtpd(tls=True) as peer:
+        home = by_name(peer.port, control={
+            "clientcert.pem": broken_clientcerts()[0][1]})
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG,
+                   env=names())
+        sends(r, "K", "tlshosts pem")
+        expect_in("server certificate verified.\ncontrol/clientcert.pem "
+                  "not used: its private key is encrypted", r.final, "pem")
+    # a server that insists on a certificate: deferred, never plaintext
+    with Aiosmtpd(tls=True, verify_client=ssl.CERT_REQUIRED) as peer:
+        home = by_name(peer.port, control={
+            "clientcert.pem": broken_clientcerts()[1][1]})
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG,
+                   env=names())
+        sends(r, "Z", "certificate required")
+        expect_in("control/clientcert.pem not used: its private key does "
+                  "not belong", r.final, "says why")
+        expect_eq(peer.messages, [], "nothing in plaintext")
+
+
+@test
+def bad_tlsclientciphers_never_downgrades():
+    with Aiosmtpd(tls=True) as peer:
+        home = routed(peer.port, control={
+            "tlsclientciphers": "NO-SUCH-CIPHER\n"})
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG)
+        sends(r, "K", "delivery")
+        expect(re.search(r"\nTLS TLSv1\.[23] with ", r.final),
+               "over TLS: %r" % r.final)
+        expect_in("\ncontrol/tlsclientciphers not used: unable to use the "
+                  "ciphers of tlsclientciphers", r.final, "says why")
+        expect(peer.messages[0][3] is not None, "peer saw TLS")
+
+
+@test
+def k_report_says_why_no_tls():
+    with Aiosmtpd(tls=True) as peer:
+        home = routed(peer.port, host="localhost",
+                      control={"notlshosts/localhost": ""})
+        r = remote(home, "example.org", "s@x", ["u@example.org"], MSG,
+                   env=names())
+        sends(r, "K", "notlshosts")
+        expect(r.final.endswith("\nNo TLS: not tried, as "
+                                "control/notlshosts/localhost says.\n"),
+               "notlshosts: %r" % r.final)
 
 
 # ------------------------------------------------------------ hardening

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from lib import (Client, Fail, Server, cert, expect, expect_eq, expect_in,
-                 expect_not_in, memory_holds, normalize, pem_line, pids_of,
+                 encrypted_key, expect_not_in, memory_holds, normalize, pem_line, pids_of,
                  run, wait_for, SMTPD, STANDIN)
 
 TESTS = []
@@ -474,12 +474,22 @@ def pitfall4_rfc3207_rules():
 
 @test
 def pitfall4_broken_certificates():
+    """A servercert.pem that cannot be used: STARTTLS is not offered, and
+    the log names what is wrong with it, with no stale system error."""
     key = open(cert("server.key")).read()
-    for name, text in (("corrupt", "-----BEGIN PRIVATE KEY-----\nnonsense\n"
-                        "-----END PRIVATE KEY-----\n"),
-                       ("key only", key),
-                       ("wrong key", open(cert("client.key")).read() +
-                        open(cert("server.pem")).read())):
+    crt = open(cert("server.pem")).read()
+    for name, text, why in (
+            ("corrupt", "-----BEGIN PRIVATE KEY-----\nnonsense\n"
+             "-----END PRIVATE KEY-----\n" + crt,
+             "its private key cannot be parsed"),
+            ("key only", key, "it holds no certificate, only a key"),
+            ("certificate only", crt, "it holds no private key"),
+            ("wrong key", open(cert("client.key")).read() + crt,
+             "its private key does not belong to its first certificate"),
+            ("encrypted", encrypted_key("server") + crt,
+             "its private key is encrypted (has a passphrase)"),
+            ("encrypted, traditional", encrypted_key("server", True) + crt,
+             "its private key is encrypted (has a passphrase)")):
         with Server(control={"servercert.pem": text}) as srv:
             c = Client(srv.port)
             c.reply()
@@ -488,7 +498,10 @@ def pitfall4_broken_certificates():
                       b"454 TLS not available (#4.7.0)\r\n", name)
             c.close()
             srv.idle()
-            expect_in("TLS not available: ", srv.ourlog(), name + " log")
+            expect_in("TLS not available: unable to use servercert.pem: " +
+                      why, srv.ourlog(), name + " log")
+            for stale in ("No such file", "non-socket", "no start line"):
+                expect_not_in(stale, srv.ourlog(), name + " log")
 
 
 @test
