@@ -201,9 +201,59 @@ store_addpem(X509_STORE *store, const char *pem, size_t len)
 }
 
 /*
+ * Why a chain failed, in our words and not the library's: OpenSSL and
+ * LibreSSL word the same X.509 error differently ("unsuitable" and
+ * "unsupported certificate purpose"), and LibreSSL does not call a
+ * self-signed certificate without keyCertSign self-signed.  What is not
+ * in the table keeps libcrypto's words.
+ */
+static const char *
+chain_reason(int error, const struct chain *c)
+{
+	static const struct {
+		int		 error;
+		const char	*words;
+	} reasons[] = {
+		{ X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
+		    "unable to get issuer certificate" },
+		{ X509_V_ERR_UNABLE_TO_GET_CRL, "unable to get certificate CRL" },
+		{ X509_V_ERR_CERT_SIGNATURE_FAILURE,
+		    "certificate signature failure" },
+		{ X509_V_ERR_CERT_NOT_YET_VALID, "certificate is not yet valid" },
+		{ X509_V_ERR_CERT_HAS_EXPIRED, "certificate has expired" },
+		{ X509_V_ERR_CRL_HAS_EXPIRED, "CRL has expired" },
+		{ X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+		    "self-signed certificate" },
+		{ X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+		    "self-signed certificate in certificate chain" },
+		{ X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+		    "unable to get local issuer certificate" },
+		{ X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+		    "unable to verify the first certificate" },
+		{ X509_V_ERR_CERT_CHAIN_TOO_LONG, "certificate chain too long" },
+		{ X509_V_ERR_CERT_REVOKED, "certificate revoked" },
+		{ X509_V_ERR_INVALID_CA, "invalid CA certificate" },
+		{ X509_V_ERR_INVALID_PURPOSE, "unsuitable certificate purpose" },
+		{ X509_V_ERR_KEYUSAGE_NO_CERTSIGN,
+		    "key usage does not include certificate signing" },
+	};
+	size_t	 i;
+
+	if (error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY &&
+	    sk_X509_num(c->rest) == 0 &&
+	    X509_NAME_cmp(X509_get_subject_name(c->leaf),
+	    X509_get_issuer_name(c->leaf)) == 0)
+		error = X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].error == error)
+			return reasons[i].words;
+	return X509_verify_cert_error_string(error);
+}
+
+/*
  * Verify the chain for purpose against the CAs (and CRLs, with crlcheck,
  * for every CA in the chain) in store.  CHAIN_OK, or CHAIN_BAD with *why
- * libcrypto's reason, or CHAIN_SETUP.
+ * the reason (chain_reason), or CHAIN_SETUP.
  */
 static int
 chain_verify(struct chain *c, X509_STORE *store, int crlcheck, int purpose,
@@ -222,8 +272,8 @@ chain_verify(struct chain *c, X509_STORE *store, int crlcheck, int purpose,
 			rv = CHAIN_OK;
 		else {
 			rv = CHAIN_BAD;
-			*why = X509_verify_cert_error_string(
-			    X509_STORE_CTX_get_error(sctx));
+			*why = chain_reason(X509_STORE_CTX_get_error(sctx),
+			    c);
 		}
 	}
 	ERR_clear_error();
