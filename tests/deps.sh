@@ -2,12 +2,20 @@
 # Make sure the Debian packages a target needs are installed: as root,
 # install what is missing; otherwise print the exact apt-get line and fail.
 #
-#	sh tests/deps.sh build|demo|check|bench|slow|all
+#	sh tests/deps.sh build|demo|check|bench|slow|interop|all
+#
+# interop (in all, so in CI) is Debian's postfix for tests/t_interop.py.
+# It is installed with debconf's "No configuration": no /etc/postfix/main.cf,
+# so no system Postfix starts and nothing listens on port 25 (the tests run
+# their own instances).  Postfix replaces any other MTA (package, or a
+# qmail's /usr/sbin/sendmail link), so where /usr/sbin/sendmail exists it
+# is left out and its tests skip, unless DEPS_POSTFIX=force (CI sets it).
 set -eu
 
 build="gcc make pkg-config libtls-dev libssl-dev libseccomp-dev"
 demo="$build ucspi-tcp swaks libnet-ssleay-perl openssl python3"
-check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base clang libclang-rt-14-dev"
+check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base clang libclang-rt-14-dev msmtp gnutls-bin"
+interop="postfix"
 bench="$demo python3 tlswrapper"
 slow="$check testssl.sh valgrind"
 
@@ -17,8 +25,9 @@ demo)	want=$demo ;;
 check) want=$check ;;
 bench)	want=$bench ;;
 slow)	want=$slow ;;
-all)	want="$check tlswrapper" ;;
-*)	echo "usage: sh tests/deps.sh build|demo|check|bench|slow|all" >&2; exit 100 ;;
+interop) want=$interop ;;
+all)	want="$check tlswrapper $interop" ;;
+*)	echo "usage: sh tests/deps.sh build|demo|check|bench|slow|interop|all" >&2; exit 100 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
@@ -34,6 +43,20 @@ for p in $want; do
 	*) missing="$missing $p" ;;
 	esac
 done
+case " $missing " in
+*" postfix "*)
+	if { [ -e /usr/sbin/sendmail ] || [ -L /usr/sbin/sendmail ]; } &&
+	    [ "${DEPS_POSTFIX:-}" != force ]; then
+		mta=$(dpkg-query -S /usr/sbin/sendmail 2>/dev/null |
+		    cut -d: -f1 || true)
+		echo "deps: not installing postfix: it would replace" \
+		    "/usr/sbin/sendmail (${mta:-not from a package}); the" \
+		    "Postfix tests will skip (DEPS_POSTFIX=force installs it)" >&2
+		missing=$(echo "$missing" | sed 's/ postfix\( \|$\)/ /')
+		missing=${missing% }
+	fi
+	;;
+esac
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -43,5 +66,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+case " $missing " in
+*" postfix "*)
+	echo "postfix postfix/main_mailer_type select No configuration" |
+	    debconf-set-selections ;;
+esac
 apt-get update -qq >&2
 apt-get install -y -qq --no-install-recommends$missing >&2
