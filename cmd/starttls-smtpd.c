@@ -8,7 +8,9 @@
  * environment (and RELAYCLIENT for a listed client certificate), because
  * qmail-smtpd reads its environment only once.  That one comes from a
  * standby forked at the start (child.h), so that the relay can be
- * narrowed (sandbox.h) before it reads anything from the client.
+ * narrowed (sandbox.h) before it reads anything from the client.  TLS
+ * itself is set up only when a client asks for it: most sessions on port
+ * 25 never do, and OpenSSL's start-up is the dearest part of a session.
  */
 #include <sys/types.h>
 
@@ -51,7 +53,24 @@ static struct {
 	int		 idle;		/* seconds */
 	int		 handshake;	/* seconds */
 	long		 uid, gid;	/* to become when started as root */
-} opt = { NULL, 0, 1800, 60, -1, -1 };
+	int		 offer;		/* UCSPITLS="": offer STARTTLS */
+	int		 require;	/* UCSPITLS="!": and require it */
+	char		**prog;		/* the server behind us */
+} opt = { NULL, 0, 1800, 60, -1, -1, 1, 0, NULL };
+
+/* Everything one session holds. */
+struct session {
+	struct conn		 cl;		/* the client */
+	struct child		 ch;		/* the server behind us now */
+	struct child		 next;		/* the TLS phase's, standing by */
+	struct proxy		 px;
+	struct env		 env;		/* for every server behind us */
+	struct env		 tlsenv;	/* what TLS adds to it */
+	struct tlsconf_server	 keys;		/* read before the sandbox */
+	struct certid_trust	 trust;
+	struct tls		*server;	/* set up when first needed */
+	int			 tlsok;		/* TLS may be had */
+};
 
 static void
 usage(void)
@@ -213,67 +232,42 @@ tls_environment(struct conn *cl, struct env *e, struct certid_trust *trust)
 	log_info("relay granted to %s", id.addr[id.listed]);
 }
 
-/*
- * The server of the TLS phase, forked now to stand by (see child.h):
- * 0, or -1 and the session goes on without TLS.
- */
 static int
-standby(struct child *next, char **argv, struct env *e)
-{
-	if (child_standby(next, argv, e, tlsvars) == 0)
-		return 0;
-	log_info("TLS not available: unable to fork: %s", strerror(errno));
-	return -1;
-}
-
-static int
-handshake(struct conn *cl, struct tls *server)
-{
-	int	 r;
-
-	r = conn_accept(cl, server, io_now() + opt.handshake * 1000L);
-	if (r == -2)
-		log_info("TLS handshake timed out after %d seconds",
-		    opt.handshake);
-	else if (r != 0 && conn_closed(cl))
-		log_info("client closed the connection during the TLS "
-		    "handshake");
-	else if (r != 0)
-		log_info("TLS handshake failed: %s", conn_error(cl));
-	return r;
-}
-
-static int
-finish(struct conn *cl, struct child *ch, int how)
+finish(struct session *s, int how)
 {
 	if (how == RELAY_TIMEOUT)
 		log_info("timeout: nothing moved for %d seconds", opt.idle);
-	conn_close(cl, io_now() + 10000);
-	return child_end(ch, GRACE_MS);
+	conn_close(&s->cl, io_now() + 10000);
+	return child_end(&s->ch, GRACE_MS);
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * The server of the TLS phase, forked now to stand by (see child.h):
+ * without it the session goes on without TLS.
+ */
+static void
+standby(struct session *s)
 {
-	struct conn		 cl;
-	struct child		 ch, next;	/* next: the TLS phase's */
-	struct proxy		 px;
-	struct env		 env, tlsenv;	/* tlsenv: what TLS adds */
-	struct certid_trust	 trust;
-	struct tls		*server = NULL;
-	const char		*policy, *ciphers;
-	char			 err[512];
-	int			 c, askcert = 0, tlsok, how, status;
+	if (child_standby(&s->next, opt.prog, &s->env, tlsvars) == 0)
+		return;
+	log_info("TLS not available: unable to fork: %s", strerror(errno));
+	s->tlsok = 0;
+}
 
-	log_init("starttls-smtpd");
-	signal(SIGPIPE, SIG_IGN);
+/* The options, and UCSPITLS; the server's argv is what follows them. */
+static void
+options(int argc, char *argv[])
+{
+	const char	*policy;
+	int		 c;
+
 	opt.controldir = getenv("STARTTLS_CONTROLDIR");
 	while ((c = getopt(argc, argv, "+c:st:T:Uu:g:V")) != -1) {
 		switch (c) {
 		case 'V':
 			printf("starttls-smtpd %s (sandbox: %s)\n", VERSION,
 			    sandbox_kind());
-			return 0;
+			exit(0);
 		case 'U':
 			opt.uid = number(getenv("UID"), 0, LONG_MAX);
 			opt.gid = number(getenv("GID"), 0, LONG_MAX);
@@ -300,119 +294,182 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	argv += optind;
-	if (argv[0] == NULL)
+	opt.prog = argv + optind;
+	if (opt.prog[0] == NULL)
 		usage();
 	if (opt.controldir == NULL || *opt.controldir == '\0')
 		opt.controldir = CONTROLDIR;
 	if (getenv("SMTPS") != NULL && *getenv("SMTPS") != '\0')
 		opt.smtps = 1;
-	policy = getenv("UCSPITLS");
-	if (policy == NULL)
+	if ((policy = getenv("UCSPITLS")) == NULL)
 		policy = "";
-	if (strcmp(policy, "") != 0 && strcmp(policy, "-") != 0 &&
-	    strcmp(policy, "!") != 0) {
+	if (strcmp(policy, "-") == 0)
+		opt.offer = 0;
+	else if (strcmp(policy, "!") == 0)
+		opt.require = 1;
+	else if (*policy != '\0')
 		log_info("unknown UCSPITLS=%s, offering TLS", policy);
-		policy = "";
-	}
-	ciphers = getenv("TLSCIPHERS");
+}
 
-	/* the server sees neither our settings nor TLS facts from elsewhere */
-	if (env_init(&env, environ) == -1)
-		log_fatal(111, "unable to copy environment: %s", strerror(errno));
-	env_unset(&env, "SMTPS");
-	env_unset(&env, "TLSCIPHERS");
-	env_unset(&env, "UCSPITLS");
-	env_unset(&env, "STARTTLS_CONTROLDIR");
-	env_unset_prefix(&env, "SSL_");
-	if (env_init(&tlsenv, (char *[]){ NULL }) == -1)
-		log_fatal(111, "unable to copy environment: %s", strerror(errno));
+/* The servers see neither our settings nor TLS facts from elsewhere. */
+static void
+environment(struct session *s)
+{
+	if (env_init(&s->env, environ) == -1 ||
+	    env_init(&s->tlsenv, (char *[]){ NULL }) == -1)
+		log_fatal(111, "unable to copy environment: %s",
+		    strerror(errno));
+	env_unset(&s->env, "SMTPS");
+	env_unset(&s->env, "TLSCIPHERS");
+	env_unset(&s->env, "UCSPITLS");
+	env_unset(&s->env, "STARTTLS_CONTROLDIR");
+	env_unset_prefix(&s->env, "SSL_");
+}
 
-	conn_init(&cl, 0, 1);
-	io_nodelay(1);
-	child_init(&ch);
-	child_init(&next);
-	certid_init(&trust);
+/*
+ * servercert.pem and the cipher list, read (not parsed: see tls_ready())
+ * while we may, as root before the privileges go.  Without them there is
+ * no STARTTLS; implicit TLS cannot go on at all.
+ */
+static void
+read_keys(struct session *s)
+{
+	char	 err[512];
 
-	if (!opt.smtps) {
-		/*
-		 * Usually the server starts first and TLS is configured
-		 * while it starts up; as root, the key must be read and
-		 * root given up before anything else runs.
-		 */
-		tlsok = strcmp(policy, "-") != 0;
-		if (geteuid() != 0) {
-			if (tlsok && standby(&next, argv, &env) == -1)
-				tlsok = 0;
-			start(&ch, argv, &env, &cl);
-		}
-		if (tlsok) {
-			server = tlsconf_server(opt.controldir, ciphers,
-			    &askcert, err, sizeof(err));
-			if (server == NULL)
-				log_info("TLS not available: %s", err);
-		}
-		if (geteuid() == 0) {
-			drop();
-			if (server != NULL && standby(&next, argv, &env) == -1) {
-				tls_free(server);
-				server = NULL;
-			}
-			start(&ch, argv, &env, &cl);
-		}
-		if (server == NULL)
-			child_end(&next, GRACE_MS);
-		else if (askcert)
-			certid_load(&trust, opt.controldir);
-		narrow(&ch, &next);
-		proxy_init(&px, 0, server != NULL, strcmp(policy, "!") == 0,
-		    strcmp(policy, "-") == 0);
-		how = relay_run(&cl, &ch, &px, opt.idle * 1000);
-		if (how != RELAY_STARTTLS) {
-			status = finish(&cl, &ch, how);
-			goto out;
-		}
-		if (px.discarded > 0)
-			log_info("discarded %zu bytes sent after STARTTLS",
-			    px.discarded);
-		child_end(&ch, GRACE_MS);
-	} else {
-		server = tlsconf_server(opt.controldir, ciphers, &askcert,
-		    err, sizeof(err));
-		if (server == NULL)
-			log_fatal(111, "TLS not available: %s", err);
-		drop();
-		if (child_standby(&next, argv, &env, tlsvars) == -1)
-			log_fatal(111, "unable to fork: %s", strerror(errno));
-		if (askcert)
-			certid_load(&trust, opt.controldir);
-		narrow(&ch, &next);
-	}
-
-	if (handshake(&cl, server) != 0) {
-		status = 111;
-		goto out;
-	}
-	tls_environment(&cl, &tlsenv, &trust);
-	ch = next;
-	child_init(&next);
-	start(&ch, argv, &tlsenv, &cl);
+	s->tlsok = opt.smtps || opt.offer;
+	if (!s->tlsok)
+		return;
+	if (tlsconf_server_read(&s->keys, opt.controldir,
+	    getenv("TLSCIPHERS"), err, sizeof(err)) == 0)
+		return;
 	if (opt.smtps)
-		proxy_init(&px, 1, 0, 0, 0);
+		log_fatal(111, "TLS not available: %s", err);
+	log_info("TLS not available: %s", err);
+	s->tlsok = 0;
+}
+
+/*
+ * The servers, as the user we run as: the TLS phase's standing by, the
+ * plaintext phase's running (none for implicit TLS); then the trust
+ * files, opened to be read when a client certificate comes.
+ */
+static void
+spawn(struct session *s)
+{
+	if (s->tlsok)
+		standby(s);
+	if (opt.smtps && !s->tlsok)
+		log_fatal(111, "unable to fork: %s", strerror(errno));
+	if (!opt.smtps)
+		start(&s->ch, opt.prog, &s->env, &s->cl);
+	if (s->tlsok && s->keys.askcert)
+		certid_load(&s->trust, opt.controldir);
+}
+
+/*
+ * The relay's answer to an accepted STARTTLS (relay.h): TLS is set up
+ * now, under the sandbox, from the bytes read_keys() kept.
+ */
+static int
+tls_ready(void *arg)
+{
+	struct session	*s = arg;
+	char		 err[512];
+
+	if ((s->server = tlsconf_server_make(&s->keys, err,
+	    sizeof(err))) == NULL)
+		log_info("TLS not available: %s", err);
+	return s->server != NULL;
+}
+
+static int
+handshake(struct session *s)
+{
+	int	 r;
+
+	r = conn_accept(&s->cl, s->server, io_now() + opt.handshake * 1000L);
+	if (r == -2)
+		log_info("TLS handshake timed out after %d seconds",
+		    opt.handshake);
+	else if (r != 0 && conn_closed(&s->cl))
+		log_info("client closed the connection during the TLS "
+		    "handshake");
+	else if (r != 0)
+		log_info("TLS handshake failed: %s", conn_error(&s->cl));
+	return r;
+}
+
+/* The plaintext phase: 0 when the client's STARTTLS has been accepted. */
+static int
+plaintext(struct session *s, int *status)
+{
+	int	 how;
+
+	proxy_init(&s->px, 0, s->tlsok, opt.require, !opt.offer);
+	how = relay_run(&s->cl, &s->ch, &s->px, opt.idle * 1000, tls_ready,
+	    s);
+	if (how != RELAY_STARTTLS) {
+		*status = finish(s, how);
+		return -1;
+	}
+	if (s->px.discarded > 0)
+		log_info("discarded %zu bytes sent after STARTTLS",
+		    s->px.discarded);
+	child_end(&s->ch, GRACE_MS);
+	return 0;
+}
+
+/* Handshake, then the TLS phase's server with what TLS tells about it. */
+static int
+tls_phase(struct session *s)
+{
+	if ((opt.smtps && !tls_ready(s)) || handshake(s) != 0)
+		return 111;
+	tls_environment(&s->cl, &s->tlsenv, &s->trust);
+	s->ch = s->next;
+	child_init(&s->next);
+	start(&s->ch, opt.prog, &s->tlsenv, &s->cl);
+	if (opt.smtps)
+		proxy_init(&s->px, 1, 0, 0, 0);
 	else
-		proxy_restart(&px);
-	how = relay_run(&cl, &ch, &px, opt.idle * 1000);
-	status = finish(&cl, &ch, how);
- out:
-	if (next.pid > 0)	/* no STARTTLS: the standby is not needed */
-		child_end(&next, GRACE_MS);
+		proxy_restart(&s->px);
+	return finish(s, relay_run(&s->cl, &s->ch, &s->px, opt.idle * 1000,
+	    NULL, NULL));
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct session	 s;
+	int			 status;
+
+	log_init("starttls-smtpd");
+	signal(SIGPIPE, SIG_IGN);
+	options(argc, argv);
+	environment(&s);
+	conn_init(&s.cl, 0, 1);
+	io_nodelay(1);
+	child_init(&s.ch);
+	child_init(&s.next);
+	certid_init(&s.trust);
+
+	read_keys(&s);
+	drop();
+	spawn(&s);
+	narrow(&s.ch, &s.next);
+	if (opt.smtps || plaintext(&s, &status) == 0)
+		status = tls_phase(&s);
+
+	if (s.next.pid > 0)	/* no STARTTLS: the standby is not needed */
+		child_end(&s.next, GRACE_MS);
 	/* nothing left to do; freed so that valgrind can tell real leaks */
-	if (cl.tls != NULL)
-		tls_free(cl.tls);
-	if (server != NULL)
-		tls_free(server);
-	env_free(&env);
-	env_free(&tlsenv);
-	certid_unload(&trust);
+	if (s.cl.tls != NULL)
+		tls_free(s.cl.tls);
+	if (s.server != NULL)
+		tls_free(s.server);
+	tlsconf_server_free(&s.keys);
+	env_free(&s.env);
+	env_free(&s.tlsenv);
+	certid_unload(&s.trust);
 	return status;
 }

@@ -15,9 +15,13 @@
  *
  *   COMMAND --DATA--> DATAWAIT --354--> BODY --"\r\n.\r\n"--> COMMAND
  *                              \--else--> COMMAND
- *   COMMAND --STARTTLS, nothing owed--> STARTTLS  (220 queued; the relay
- *            returns once it is sent, and the rest of the client's input,
- *            sent before it could have seen our 220, is thrown away)
+ *   COMMAND --STARTTLS, nothing owed--> TLSWANTED  (the rest of the
+ *            client's input, sent before it could have seen a reply, is
+ *            thrown away; TLS is set up now, not before it is needed)
+ *   TLSWANTED --TLS ready--> STARTTLS  (220 queued; the relay returns
+ *            once it is sent)
+ *   TLSWANTED --TLS failed--> COMMAND  (454, and STARTTLS no longer
+ *            offered)
  *   COMMAND --QUIT--> QUIT        (the server says 221 and exits)
  *   after TLS: swallowed greeting not 2xx --> REFUSED --> END
  */
@@ -136,19 +140,38 @@ proxy_leftover(const struct proxy *p, const struct buf *in)
 int
 proxy_listening(const struct proxy *p)
 {
-	return p->state != PROXY_STARTTLS && p->state != PROXY_REFUSED &&
-	    p->state != PROXY_END;
+	return p->state != PROXY_TLSWANTED && p->state != PROXY_STARTTLS &&
+	    p->state != PROXY_REFUSED && p->state != PROXY_END;
 }
 
 static void
-line_done(struct proxy *p, struct buf *in, struct buf *reply)
+line_done(struct proxy *p, struct buf *in)
 {
 	p->cont = CONT_NONE;
-	if (p->verb == SMTP_STARTTLS && p->state == PROXY_STARTTLS) {
+	if (p->verb == SMTP_STARTTLS && p->state == PROXY_TLSWANTED) {
 		/* anything after STARTTLS was sent before our 220: injection */
-		buf_puts(reply, R_READY);
 		p->discarded += in->len;
 		buf_drop(in, in->len);
+	}
+}
+
+/*
+ * The answer to an accepted STARTTLS, once the relay knows whether TLS
+ * could be set up: 220 and the switch, or 454 and the session goes on
+ * in plaintext without STARTTLS.  decide() made room for either.
+ */
+void
+proxy_tlsready(struct proxy *p, int ready, struct buf *reply)
+{
+	if (p->state != PROXY_TLSWANTED)
+		return;
+	if (ready) {
+		buf_puts(reply, R_READY);
+		p->state = PROXY_STARTTLS;
+	} else {
+		buf_puts(reply, R_NOTLS);
+		p->offer = 0;
+		p->state = PROXY_COMMAND;
 	}
 }
 
@@ -249,7 +272,7 @@ proxy_client(struct proxy *p, struct buf *in, struct buf *out,
 				if (buf_room(reply) < R_MAX)
 					return;	/* wait for the client to read */
 				if (*ours == '\0')
-					p->state = PROXY_STARTTLS;
+					p->state = PROXY_TLSWANTED;
 				else
 					buf_puts(reply, ours);
 				p->cont = CONT_DISCARD;
@@ -283,7 +306,7 @@ proxy_client(struct proxy *p, struct buf *in, struct buf *out,
 				tag_push(p, TAG_OTHER);
 			}
 		}
-		line_done(p, in, reply);
+		line_done(p, in);
 	}
 }
 

@@ -16,6 +16,7 @@ enum proxy_state {
 	PROXY_COMMAND,		/* client lines are commands */
 	PROXY_DATAWAIT,		/* DATA forwarded; is the reply 354? */
 	PROXY_BODY,		/* client bytes are the message */
+	PROXY_TLSWANTED,	/* STARTTLS accepted: is TLS ready? */
 	PROXY_STARTTLS,		/* "220 ready for tls" queued; stop */
 	PROXY_QUIT,		/* the server is going away; no more commands */
 	PROXY_REFUSED,		/* post-TLS server refused its greeting */
@@ -60,6 +61,7 @@ struct proxy {
 
 void	proxy_init(struct proxy *, int, int, int, int);
 void	proxy_restart(struct proxy *);
+void	proxy_tlsready(struct proxy *, int, struct buf *);
 int	proxy_reading(const struct proxy *);
 int	proxy_listening(const struct proxy *);
 int	proxy_leftover(const struct proxy *, const struct buf *);

@@ -65,11 +65,13 @@ woken(struct pollfd *pfd, int n, struct xfer *x)
 
 /*
  * Relay until the session ends, the client asks for TLS, or nothing
- * moves for idle_ms.  A later call (after the handshake, with a new
- * server) starts with empty buffers.
+ * moves for idle_ms.  tlsready says whether TLS can be had when a
+ * client asks (see relay.h).  A later call (after the handshake, with a
+ * new server) starts with empty buffers.
  */
 int
-relay_run(struct conn *cl, struct child *ch, struct proxy *px, int idle_ms)
+relay_run(struct conn *cl, struct child *ch, struct proxy *px, int idle_ms,
+    relay_tls_fn *tlsready, void *arg)
 {
 	struct buf	 clin, tochild, chout, toclient;
 	struct xfer	 clr = { 1, -1, 0 }, clw = { 1, -1, 0 };
@@ -112,6 +114,9 @@ relay_run(struct conn *cl, struct child *ch, struct proxy *px, int idle_ms)
 			break;
 		}
 		proxy_client(px, &clin, &tochild, &toclient);
+		if (px->state == PROXY_TLSWANTED)
+			proxy_tlsready(px, tlsready != NULL && tlsready(arg),
+			    &toclient);
 		if (px->clienteof && proxy_leftover(px, &clin))
 			buf_drop(&clin, clin.len);
 

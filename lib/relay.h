@@ -18,6 +18,14 @@ enum relay_end {
 	RELAY_CLIENTGONE	/* the client went away; the server was told */
 };
 
-int	relay_run(struct conn *, struct child *, struct proxy *, int);
+/*
+ * Asked when the client's STARTTLS has been accepted: is TLS ready?
+ * Non-zero: the client gets 220 and the relay returns RELAY_STARTTLS
+ * once it is sent; zero: 454, and the session goes on in plaintext.
+ */
+typedef int	relay_tls_fn(void *);
+
+int	relay_run(struct conn *, struct child *, struct proxy *, int,
+	    relay_tls_fn *, void *);
 
 #endif

@@ -3,7 +3,9 @@
  * file it needs is read, the relay needs only to read, write, poll, close
  * and shut down descriptors, wait for and signal its own children,
  * allocate memory (libtls does), read the clock, take random bytes
- * (OpenSSL's handshake and reseeding) and exit.  starttls-remote, once
+ * (OpenSSL's handshake and reseeding) and exit; and, since TLS is set up
+ * only when a client asks for it, what OpenSSL's start-up needs beyond
+ * that (sysinfo).  starttls-remote, once
  * connected with TLS settled, needs the same without children, and to
  * rewind the message (lseek on fd 0).  On Linux with libseccomp, anything
  * else kills the process: a compromised relay cannot open a file, connect
@@ -33,6 +35,8 @@ static const int allowed[] = {
 	SCMP_SYS(madvise), SCMP_SYS(futex), SCMP_SYS(getrandom),
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
+	/* OpenSSL 3 setting TLS up on demand, under the filter: memory size */
+	SCMP_SYS(sysinfo),
 	/* only through the pidfds of its own children: it can open none */
 	SCMP_SYS(pidfd_send_signal),
 };

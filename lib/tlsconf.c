@@ -125,6 +125,30 @@ pem_key(const uint8_t *pem, const uint8_t *stop, int *encrypted)
 }
 
 /*
+ * Does this combined PEM file look like a key pair, by its PEM blocks
+ * alone (nothing parsed: no TLS library is touched)?  0, or -1 with the
+ * reason in why.
+ */
+static int
+keypair_shape(const uint8_t *pem, size_t len, char *why, size_t whylen)
+{
+	const uint8_t	*stop = pem + len;
+	int		 encrypted = 0;
+
+	if (pem_key(pem, stop, &encrypted) == NULL)
+		snprintf(why, whylen, "it holds no private key");
+	else if (encrypted)
+		snprintf(why, whylen, "its private key is encrypted (has a "
+		    "passphrase); store it unencrypted, readable only by "
+		    "the user that needs it");
+	else if (find(pem, stop, "-----BEGIN CERTIFICATE-----") == NULL)
+		snprintf(why, whylen, "it holds no certificate, only a key");
+	else
+		return 0;
+	return -1;
+}
+
+/*
  * Is this combined PEM file (servercert.pem, clientcert.pem) a key pair
  * that libtls can use?  0, or -1 with the reason in why, in words an
  * administrator can act on: libtls itself says only that a key failed to
@@ -136,21 +160,16 @@ int
 tlsconf_keypair_check(const uint8_t *pem, size_t len, char *why,
     size_t whylen)
 {
-	const uint8_t	*stop = pem + len, *k;
+	const uint8_t	*k;
 	BIO		*bio = NULL;
 	EVP_PKEY	*key = NULL;
 	X509		*x = NULL;
-	int		 encrypted = 0, rv = -1;
+	int		 encrypted, rv = -1;
 
-	if ((k = pem_key(pem, stop, &encrypted)) == NULL)
-		snprintf(why, whylen, "it holds no private key");
-	else if (encrypted)
-		snprintf(why, whylen, "its private key is encrypted (has a "
-		    "passphrase); store it unencrypted, readable only by "
-		    "the user that needs it");
-	else if (find(pem, stop, "-----BEGIN CERTIFICATE-----") == NULL)
-		snprintf(why, whylen, "it holds no certificate, only a key");
-	else if ((bio = BIO_new_mem_buf(k, (int)(stop - k))) == NULL ||
+	if (keypair_shape(pem, len, why, whylen) == -1)
+		return -1;
+	k = pem_key(pem, pem + len, &encrypted);
+	if ((bio = BIO_new_mem_buf(k, (int)(pem + len - k))) == NULL ||
 	    (key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
 	    NULL)) == NULL)
 		snprintf(why, whylen, "its private key cannot be parsed");
@@ -270,35 +289,89 @@ set_ciphers(struct tls_config *cfg, const char *ciphersenv, const char *dir,
 }
 
 /*
- * A configured libtls server context, or NULL with the reason in err.
- * *askcert says whether clients will be asked for a certificate.
+ * What the server side needs from the control directory, read while
+ * files can still be opened (as root, before the privileges go; before
+ * the sandbox): servercert.pem's bytes, the cipher list, whether to ask
+ * for client certificates.  Nothing of the TLS library is touched, so a
+ * session that never says STARTTLS never pays for it; the file is only
+ * checked for the PEM blocks a key pair needs.  0, or -1 with the reason
+ * in err (then STARTTLS is not offered).
  */
-struct tls *
-tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
-    char *err, size_t errlen)
+int
+tlsconf_server_read(struct tlsconf_server *sv, const char *dir,
+    const char *ciphersenv, char *err, size_t errlen)
 {
-	char			 path[PATH_MAX], why[256];
-	struct tls_config	*cfg = NULL;
-	struct tls		*ctx = NULL;
-	uint8_t			*mem = NULL;
-	size_t			 memlen = 0;
+	char	 path[PATH_MAX], why[256];
 
-	*askcert = 0;
+	memset(sv, 0, sizeof(*sv));
 	if (control_path(path, sizeof(path), dir, "servercert.pem") == -1 ||
-	    (mem = tls_load_file(path, &memlen, NULL)) == NULL) {
+	    (sv->pem = tls_load_file(path, &sv->pemlen, NULL)) == NULL) {
 		seterr(err, errlen, "unable to read servercert.pem",
 		    strerror(errno));
-		return NULL;
+		return -1;
 	}
-	if (tlsconf_keypair_check(mem, memlen, why, sizeof(why)) == -1) {
+	if (keypair_shape(sv->pem, sv->pemlen, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "unable to use servercert.pem: %s", why);
-		goto done;
+		tlsconf_server_free(sv);
+		return -1;
+	}
+	if (tlsconf_ciphers(ciphersenv, dir, "tlsserverciphers",
+	    &sv->ciphers) == -1) {
+		snprintf(err, errlen, "unable to read tlsserverciphers: %s",
+		    strerror(errno));
+		tlsconf_server_free(sv);
+		return -1;
+	}
+	sv->ciphersenv = ciphersenv != NULL && *ciphersenv != '\0';
+	sv->askcert = control_path(path, sizeof(path), dir,
+	    "clientca.pem") == 0 && access(path, F_OK) == 0;
+	return 0;
+}
+
+/* Wipe the key's bytes and let go of what tlsconf_server_read() read. */
+void
+tlsconf_server_free(struct tlsconf_server *sv)
+{
+	if (sv->pem != NULL)
+		tls_unload_file(sv->pem, sv->pemlen);
+	free(sv->ciphers);
+	memset(sv, 0, sizeof(*sv));
+}
+
+/* Why tls_configure() refused servercert.pem, in our words if we can. */
+static void
+keypair_failed(const struct tlsconf_server *sv, const char *libtls, char *err,
+    size_t errlen)
+{
+	char	 why[256];
+
+	if (tlsconf_keypair_check(sv->pem, sv->pemlen, why, sizeof(why)) == -1)
+		libtls = why;
+	seterr(err, errlen, "unable to use servercert.pem", libtls);
+}
+
+/*
+ * A configured libtls server context from what tlsconf_server_read()
+ * read, or NULL with the reason in err.  It needs no file and no system
+ * call the relay's sandbox forbids, so it runs when a client asks for
+ * STARTTLS (or at once, for implicit TLS).  The key's bytes are wiped
+ * either way: they are in OpenSSL's hands, or of no use.
+ */
+struct tls *
+tlsconf_server_make(struct tlsconf_server *sv, char *err, size_t errlen)
+{
+	struct tls_config	*cfg = NULL;
+	struct tls		*ctx = NULL;
+
+	if (sv->pem == NULL) {
+		snprintf(err, errlen, "servercert.pem was not read");
+		return NULL;
 	}
 	if ((cfg = tls_config_new()) == NULL) {
 		seterr(err, errlen, "unable to set up TLS", strerror(errno));
 		goto done;
 	}
-	if (keypair_set(cfg, mem, memlen) == -1) {
+	if (keypair_set(cfg, sv->pem, sv->pemlen) == -1) {
 		seterr(err, errlen, "unable to load servercert.pem",
 		    tls_config_error(cfg));
 		goto done;
@@ -307,18 +380,17 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 	 * Unless told otherwise, TLS 1.2 only with forward-secret AEAD
 	 * suites: libtls's "secure" list still has CBC ones (LUCKY13).
 	 */
-	if (tls_config_set_ciphers(cfg, TLSCONF_SERVERCIPHERS) == -1) {
-		seterr(err, errlen, "unable to set TLS ciphers",
+	if (tls_config_set_ciphers(cfg, sv->ciphers != NULL ? sv->ciphers :
+	    TLSCONF_SERVERCIPHERS) == -1) {
+		snprintf(err, errlen, "unable to use the ciphers of %s: %s",
+		    sv->ciphersenv ? "$TLSCIPHERS" : "tlsserverciphers",
 		    tls_config_error(cfg));
 		goto done;
 	}
-	if (set_protocols(cfg, err, errlen) == -1 ||
-	    set_ciphers(cfg, ciphersenv, dir, "tlsserverciphers", err,
-	    errlen) == -1)
+	if (set_protocols(cfg, err, errlen) == -1)
 		goto done;
 	tls_config_prefer_ciphers_server(cfg);
-	if (control_path(path, sizeof(path), dir, "clientca.pem") == 0 &&
-	    access(path, F_OK) == 0) {
+	if (sv->askcert) {
 		/*
 		 * Ask for a certificate but accept any: libtls would abort
 		 * the handshake for an unknown CA, and ordinary MTAs send
@@ -326,22 +398,22 @@ tlsconf_server(const char *dir, const char *ciphersenv, int *askcert,
 		 */
 		tls_config_verify_client_optional(cfg);
 		tls_config_insecure_noverifycert(cfg);
-		*askcert = 1;
 	}
 	if ((ctx = tls_server()) == NULL) {
 		seterr(err, errlen, "unable to set up TLS", strerror(errno));
 		goto done;
 	}
 	if (tls_configure(ctx, cfg) == -1) {
-		seterr(err, errlen, "unable to use servercert.pem",
-		    tls_error(ctx));
+		keypair_failed(sv, tls_error(ctx), err, errlen);
 		tls_free(ctx);
 		ctx = NULL;
 	}
 	/* parsed into the context now: the PEM copy of the key can go */
 	tls_config_clear_keys(cfg);
  done:
-	tls_unload_file(mem, memlen);
+	tls_unload_file(sv->pem, sv->pemlen);
+	sv->pem = NULL;
+	sv->pemlen = 0;
 	tls_config_free(cfg);
 	return ctx;
 }

@@ -10,8 +10,19 @@
 struct tls;
 struct tls_config;
 
-struct tls	*tlsconf_server(const char *, const char *, int *, char *,
-		    size_t);
+/* The server side's inputs, read before the sandbox (tlsconf.c). */
+struct tlsconf_server {
+	uint8_t		*pem;		/* servercert.pem, until used */
+	size_t		 pemlen;
+	char		*ciphers;	/* $TLSCIPHERS or tlsserverciphers */
+	int		 ciphersenv;	/* ... and it came from $TLSCIPHERS */
+	int		 askcert;	/* clientca.pem exists */
+};
+
+int		 tlsconf_server_read(struct tlsconf_server *, const char *,
+		    const char *, char *, size_t);
+struct tls	*tlsconf_server_make(struct tlsconf_server *, char *, size_t);
+void		 tlsconf_server_free(struct tlsconf_server *);
 enum tlsconf_policy {
 	TLS_NONE,		/* notlshosts/H, or exhaustivelist without H.pem */
 	TLS_MAY,		/* STARTTLS when offered, any certificate */

@@ -192,6 +192,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		sent = tochild.len;
 		proxy_client(&px, &in, &tochild, &toclient);
+		if (px.state == PROXY_TLSWANTED)	/* as the relay does */
+			proxy_tlsready(&px, n % 2, &toclient);
 		proxy_child(&px, &chout, &toclient);
 		/* once STARTTLS is accepted, nothing more reaches the server */
 		if (starttls)

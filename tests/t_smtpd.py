@@ -474,28 +474,42 @@ def pitfall4_rfc3207_rules():
 
 @test
 def pitfall4_broken_certificates():
-    """A servercert.pem that cannot be used: STARTTLS is not offered, and
-    the log names what is wrong with it, with no stale system error."""
+    """A servercert.pem that cannot be used: no TLS, and the log names
+    what is wrong with it, with no stale system error.  What its PEM
+    blocks show (no key, no certificate, an encrypted key) is found at
+    the start and STARTTLS is not offered; what takes parsing (a corrupt
+    key, a key of another certificate) is found when TLS is set up, at
+    the client's STARTTLS, which gets 454 and goes on in plaintext."""
     key = open(cert("server.key")).read()
     crt = open(cert("server.pem")).read()
-    for name, text, why in (
+    for name, text, offered, why in (
             ("corrupt", "-----BEGIN PRIVATE KEY-----\nnonsense\n"
-             "-----END PRIVATE KEY-----\n" + crt,
+             "-----END PRIVATE KEY-----\n" + crt, True,
              "its private key cannot be parsed"),
-            ("key only", key, "it holds no certificate, only a key"),
-            ("certificate only", crt, "it holds no private key"),
-            ("wrong key", open(cert("client.key")).read() + crt,
+            ("key only", key, False, "it holds no certificate, only a key"),
+            ("certificate only", crt, False, "it holds no private key"),
+            ("wrong key", open(cert("client.key")).read() + crt, True,
              "its private key does not belong to its first certificate"),
-            ("encrypted", encrypted_key("server") + crt,
+            ("encrypted", encrypted_key("server") + crt, False,
              "its private key is encrypted (has a passphrase)"),
             ("encrypted, traditional", encrypted_key("server", True) + crt,
-             "its private key is encrypted (has a passphrase)")):
+             False, "its private key is encrypted (has a passphrase)")):
         with Server(control={"servercert.pem": text}) as srv:
             c = Client(srv.port)
             c.reply()
-            expect_not_in(b"STARTTLS", c.cmd(b"EHLO x"), name)
+            ehlo = c.cmd(b"EHLO x")
+            expect_eq(b"STARTTLS" in ehlo, offered, name + ": offered")
             expect_eq(c.cmd(b"STARTTLS"),
                       b"454 TLS not available (#4.7.0)\r\n", name)
+            expect_not_in(b"STARTTLS", c.cmd(b"EHLO x"),
+                          name + ": offered after a 454")
+            expect_eq(c.cmd(b"STARTTLS"),
+                      b"454 TLS not available (#4.7.0)\r\n", name + " again")
+            # and the session goes on in plaintext
+            c.cmd(b"MAIL FROM:<a@b.org>")
+            expect(c.cmd(b"RCPT TO:<u@example.org>").startswith(b"250"),
+                   name + ": RCPT after 454")
+            c.cmd(b"QUIT")
             c.close()
             srv.idle()
             expect_in("TLS not available: unable to use servercert.pem: " +

@@ -1113,6 +1113,7 @@ t_standby_outside_sandbox(void)
 #define BUFSZ	65536
 
 static struct proxy	 P;
+static int		 tlsready = 1;	/* what the relay's set-up says */
 static char		 m_in[BUFSZ], m_tochild[BUFSZ];
 static char		 m_chout[BUFSZ], m_toclient[BUFSZ];
 static struct buf	 IN, TOCHILD, CHOUT, TOCLIENT;
@@ -1120,6 +1121,7 @@ static struct buf	 IN, TOCHILD, CHOUT, TOCLIENT;
 static void
 rig(int tls, int offer, int require, int transparent)
 {
+	tlsready = 1;
 	proxy_init(&P, tls, offer, require, transparent);
 	buf_init(&IN, m_in, sizeof(m_in));
 	buf_init(&TOCHILD, m_tochild, sizeof(m_tochild));
@@ -1127,12 +1129,21 @@ rig(int tls, int offer, int require, int transparent)
 	buf_init(&TOCLIENT, m_toclient, sizeof(m_toclient));
 }
 
+/* As the relay does: a STARTTLS accepted is answered once TLS is set up. */
+static void
+client_step(void)
+{
+	proxy_client(&P, &IN, &TOCHILD, &TOCLIENT);
+	if (P.state == PROXY_TLSWANTED)
+		proxy_tlsready(&P, tlsready, &TOCLIENT);
+}
+
 static int
 client_n(const char *s, size_t n)
 {
 	if (buf_put(&IN, s, n) == -1)
 		return -1;
-	proxy_client(&P, &IN, &TOCHILD, &TOCLIENT);
+	client_step();
 	return 0;
 }
 
@@ -1147,7 +1158,7 @@ server_n(const char *s, size_t n)
 
 #define CLIENT(s)	CHECK(client_n(L(s)) == 0)
 #define SERVER(s)	CHECK(server_n(L(s)) == 0)
-#define CLIENT_AGAIN()	proxy_client(&P, &IN, &TOCHILD, &TOCLIENT)
+#define CLIENT_AGAIN()	client_step()
 #define STATE(s)	CHECK_INT(P.state, s)
 
 #define GREET() do {							\
@@ -1357,6 +1368,48 @@ t_px_injection(void)
 	CHECK_INT(IN.len, 0);
 	CHECK_INT(proxy_reading(&P), 0);
 	CHECK_INT(proxy_listening(&P), 0);
+}
+
+/*
+ * TLS is set up only when a client asks; if that fails, 454, the session
+ * goes on in plaintext, and STARTTLS is no longer advertised or accepted.
+ */
+static void
+t_px_tls_setup_fails(void)
+{
+	rig(0, 1, 0, 0);
+	tlsready = 0;
+	GREET();
+	CLIENT("STARTTLS\r\n");
+	EXPECT_EMPTY(TOCHILD);
+	EXPECT(TOCLIENT, "454 TLS not available (#4.7.0)\r\n");
+	STATE(PROXY_COMMAND);
+	CHECK_INT(proxy_reading(&P), 1);
+	CLIENT("EHLO x\r\n");
+	EXPECT(TOCHILD, "EHLO x\r\n");
+	SERVER("250-host\r\n250 8BITMIME\r\n");
+	EXPECT(TOCLIENT, "250-host\r\n250 8BITMIME\r\n");
+	CLIENT("STARTTLS\r\n");
+	EXPECT(TOCLIENT, "454 TLS not available (#4.7.0)\r\n");
+	CLIENT("MAIL FROM:<a>\r\n");
+	EXPECT(TOCHILD, "MAIL FROM:<a>\r\n");
+}
+
+/* while TLS is being set up, nothing is read or answered */
+static void
+t_px_tls_wanted_waits(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CHECK(buf_put(&IN, L("STARTTLS\r\n")) == 0);
+	proxy_client(&P, &IN, &TOCHILD, &TOCLIENT);
+	STATE(PROXY_TLSWANTED);
+	EXPECT_EMPTY(TOCLIENT);
+	CHECK_INT(proxy_reading(&P), 0);
+	CHECK_INT(proxy_listening(&P), 0);
+	proxy_tlsready(&P, 1, &TOCLIENT);
+	STATE(PROXY_STARTTLS);
+	EXPECT(TOCLIENT, "220 ready for tls\r\n");
 }
 
 /* a NUL ends the line for qmail: "STARTTLS\0junk" is a STARTTLS */
@@ -2043,6 +2096,9 @@ main(void)
 	    t_px_posttls_strip_only);
 	run("proxy implicit TLS never offers STARTTLS", t_px_smtps_no_offer);
 	run("proxy injection after STARTTLS is discarded", t_px_injection);
+	run("proxy TLS set-up failing at STARTTLS: 454, plaintext goes on",
+	    t_px_tls_setup_fails);
+	run("proxy waits while TLS is set up", t_px_tls_wanted_waits);
 	run("proxy STARTTLS NUL junk is STARTTLS, rest discarded",
 	    t_px_injection_nul);
 	run("proxy pipelined STARTTLS waits, injection discarded",
