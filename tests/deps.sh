@@ -14,7 +14,7 @@ set -eu
 
 build="gcc make pkg-config libtls-dev libssl-dev libseccomp-dev"
 demo="$build ucspi-tcp swaks libnet-ssleay-perl openssl python3"
-check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base clang libclang-rt-14-dev msmtp gnutls-bin"
+check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base clang libclang-rt-14-dev msmtp gnutls-bin daemontools"
 interop="postfix"
 bench="$demo python3 tlswrapper"
 slow="$check testssl.sh valgrind"

@@ -56,6 +56,32 @@ def last_session_env(srv):
 
 # ---------------------------------------------------------------- plaintext
 
+# the value README and the manual give for softlimit -m in the run script
+SOFTLIMIT = "12000000"
+
+
+@test
+def works_under_documented_softlimit():
+    """qmail run scripts put the SMTP service under softlimit -m: a
+    STARTTLS session with a client certificate and a plaintext session
+    work under the documented value (both need about 10 MB here)."""
+    with Server(("softlimit", "-m", SOFTLIMIT, "SMTPD", "STANDIN")) as srv:
+        r = tls_session(srv, "client", rcpt=b"far@foreign.net")
+        expect(r.startswith(b"250"), "relayed under softlimit: %r" % r)
+        c = Client(srv.port)
+        c.reply()
+        expect_eq(c.cmd(b"EHLO x"), EHLO_PLAIN, "plaintext EHLO")
+        c.cmd(b"MAIL FROM:<a@b.org>")
+        expect(c.cmd(b"RCPT TO:<u@example.org>").startswith(b"250"), "RCPT")
+        expect_eq(c.cmd(b"DATA"), b"354 go ahead\r\n", "DATA")
+        c.send(b"Subject: t\r\n\r\nhello\r\n.\r\n")
+        expect(c.reply().startswith(b"250 ok"), "plaintext message")
+        c.cmd(b"QUIT")
+        c.close()
+        srv.idle()
+        expect_eq(len(srv.messages()), 2, "messages")
+
+
 @test
 def plain_session_byte_identical():
     """Without STARTTLS, replies equal qmail-smtpd's but for one line."""
