@@ -12,7 +12,7 @@
 # is left out and its tests skip, unless DEPS_POSTFIX=force (CI sets it).
 set -eu
 
-build="gcc make pkg-config libtls-dev libssl-dev libseccomp-dev"
+build="gcc make pkg-config libtls-dev libssl-dev"
 demo="$build ucspi-tcp swaks libnet-ssleay-perl openssl python3"
 check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base clang libclang-rt-14-dev msmtp gnutls-bin daemontools"
 interop="postfix"
