@@ -23,7 +23,7 @@ against the targets of the benchmark issue.
 Each figure is the median of -r rounds, the fronts taking turns.
 
   tests/bench.py [-n sessions] [-c concurrency] [-s bytes] [-m megabytes]
-                 [-r rounds]
+                 [-r rounds] [-f front,...] [--front name=program ...]
 """
 import argparse
 import glob
@@ -204,10 +204,12 @@ class Run:
         return sum(cpu) / len(cpu), sorted(rss)[len(rss) // 2]
 
 
-def fronts(pem):
+def fronts(pem, extra=()):
     """The fronts, each with the modes it is measured in: "1.2" and "1.3"
     are STARTTLS sessions with that TLS version, "plain" sessions that
-    never say STARTTLS."""
+    never say STARTTLS.  extra: (name, program) pairs, other builds of
+    starttls-smtpd (an older commit, LibreSSL's libtls) measured beside
+    the others."""
     smtpd = os.path.join(B, "starttls-smtpd")
     out = [{"name": "no TLS (tcpserver -> qmail-smtpd)", "key": "plain",
             "modes": ["plain"], "chain": lambda back: back}]
@@ -233,6 +235,10 @@ def fronts(pem):
         out.append({"name": "starttls-smtpd, started as root (-u, -g)",
                     "key": "root", "modes": ["1.2", "plain"], "root": True,
                     "chain": lambda back: [smtpd] + lib.AS_USER + back})
+    for i, (name, prog) in enumerate(extra):
+        out.append({"name": name, "key": "extra%d" % i,
+                    "modes": ["1.2", "plain"],
+                    "chain": lambda back, prog=prog: [prog] + back})
     return out
 
 
@@ -250,6 +256,10 @@ def main():
                     help="sessions in the CPU/RSS run")
     ap.add_argument("-r", type=int, default=3,
                     help="runs of each measurement; medians are shown")
+    ap.add_argument("--front", action="append", default=[],
+                    metavar="NAME=PROGRAM",
+                    help="also measure this build of starttls-smtpd, e.g. "
+                    "'before=/tmp/old/build/starttls-smtpd' (repeatable)")
     ap.add_argument("-f", default=None,
                     help="only these fronts, e.g. plain,ours (a quick "
                     "look; the targets need plain, tlsw and ours)")
@@ -287,7 +297,9 @@ def bench(work, a):
           % (a.n, a.c, a.s, a.m, CIPHER12, a.r))
     res = {}
     big = a.m * 1000 * 1000
-    rows = [(fr, mode) for fr in fronts(pem) for mode in fr["modes"]
+    extra = [f.split("=", 1) for f in a.front]
+    rows = [(fr, mode) for fr in fronts(pem, extra)
+            for mode in fr["modes"]
             if a.f is None or fr["key"] in a.f.split(",")]
     runs = {(fr["key"], mode): [] for fr, mode in rows}
     # the fronts take turns, so that a slow spell of the machine does not

@@ -78,6 +78,15 @@ def cert(name):
     return os.path.join(CERTS, name)
 
 
+def read_log(path):
+    """A log file's text so far; "" before it exists."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def encrypted_key(name, traditional=False):
     """cert(name + ".key") with a passphrase, as PKCS#8 or, traditional,
     with OpenSSL's old "Proc-Type: 4,ENCRYPTED" header."""
@@ -236,11 +245,7 @@ class Server:
         self.stop()
 
     def log(self):
-        try:
-            with open(self.logpath, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_log(self.logpath)
 
     def ourlog(self):
         return "\n".join(l for l in self.log().splitlines()

@@ -27,7 +27,7 @@ import smtplib
 import subprocess
 import time
 
-from lib import CERTS, WORK, Fail, cert, free_port, wait_for
+from lib import CERTS, WORK, Fail, cert, free_port, read_log, wait_for
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
@@ -327,11 +327,7 @@ class Postfix:
 
     # -- what happened
     def log(self):
-        try:
-            with open(self.logpath, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_log(self.logpath)
 
     def wait_log(self, text, timeout=15):
         return wait_for(lambda: text in self.log(), timeout, 0.05)
