@@ -184,11 +184,6 @@ tls_quit(const char *s1, const char *s2, int how)
 
 /* ----------------------------------------------------------- the dialogue */
 
-/*
- * The next reply's code.  A 421 is the server closing the session (RFC
- * 5321 section 3.8), at whatever stage: the delivery is deferred with
- * its reason, rather than a next command lost on a closed connection.
- */
 static int
 code(void)
 {
@@ -196,9 +191,22 @@ code(void)
 
 	if ((c = smtpc_reply(&smtp)) == -1)
 		dropped();
+	return c;
+}
+
+/*
+ * A 421 is the server closing the session (RFC 5321 section 3.8).  Where
+ * qmail-remote would go on to another command (HELO after EHLO, the next
+ * RCPT, plaintext after STARTTLS), that command would be lost on a closed
+ * connection and the server's words with it: the attempt ends here, with
+ * them.  At MAIL, DATA and after the message, qmail-remote's own texts
+ * already defer with the reply.
+ */
+static void
+closing(int c)
+{
 	if (c == 421)
 		quit("ZConnected to ", " but it closed the session");
-	return c;
 }
 
 /*
@@ -364,7 +372,8 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	    sizeof(tls.note))) == NULL)
 		tls_quit("TLS error initializing ctx", err, TLS_CONNECTING);
 	put("STARTTLS\r\n");
-	if ((r = code()) != 220) {
+	closing(r = code());
+	if (r != 220) {
 		if (policy == TLS_VERIFY) {
 			snprintf(msg, sizeof(msg), "STARTTLS rejected while %s "
 			    "exists", pem);
@@ -425,8 +434,7 @@ ehlo_tls(int verified)
 		handshake_failed(e);
 		return RETRY_PLAIN;
 	}
-	if (c == 421)
-		quit("ZConnected to ", " but it closed the session");
+	closing(c);
 	if (c != 250) {
 		command("HELO ", ctl.helohost, "\r\n");
 		if (code() != 250)
@@ -447,7 +455,8 @@ session(const struct dns_addr *d, int fd, int usetls)
 	if (c != 220)
 		quit("ZConnected to ", " but greeting failed");
 	command("EHLO ", ctl.helohost, "\r\n");
-	esmtp = code() == 250;
+	closing(c = code());
+	esmtp = c == 250;
 	if (!esmtp) {
 		command("HELO ", ctl.helohost, "\r\n");
 		if (code() != 250)
@@ -472,7 +481,7 @@ session(const struct dns_addr *d, int fd, int usetls)
 		quit("ZConnected to ", " but sender was rejected");
 	for (r = recips; *r != NULL; r++) {
 		command("RCPT TO:<", *r, ">\r\n");
-		c = code();
+		closing(c = code());
 		if (c >= 400) {
 			report_puts(permanent(c) ? "h" : "s");
 			report_puts(partner);

@@ -263,27 +263,35 @@ set_protocols(struct tls_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* ciphers (from source) into cfg; 0, or -1 with the reason in err. */
+static int
+use_ciphers(struct tls_config *cfg, const char *ciphers, const char *source,
+    char *err, size_t errlen)
+{
+	if (tls_config_set_ciphers(cfg, ciphers) == 0)
+		return 0;
+	snprintf(err, errlen, "unable to use the ciphers of %s: %s", source,
+	    tls_config_error(cfg));
+	return -1;
+}
+
 /*
- * The cipher list from ciphersenv or the control file, where there is
- * one; 0, or -1 with the reason in err, and the list set before stays.
+ * tlsclientciphers, where there is one; 0, or -1 with the reason in err
+ * and libtls's default list left in place.
  */
 static int
-set_ciphers(struct tls_config *cfg, const char *ciphersenv, const char *dir,
-    const char *file, char *err, size_t errlen)
+client_ciphers(struct tls_config *cfg, const char *dir, char *err,
+    size_t errlen)
 {
 	char	*ciphers = NULL;
-	int	 rv = -1;
+	int	 rv = 0;
 
-	if (tlsconf_ciphers(ciphersenv, dir, file, &ciphers) == -1) {
-		snprintf(err, errlen, "unable to read %s: %s", file,
+	if (tlsconf_ciphers(NULL, dir, "tlsclientciphers", &ciphers) == -1) {
+		snprintf(err, errlen, "unable to read tlsclientciphers: %s",
 		    strerror(errno));
-	} else if (ciphers != NULL &&
-	    tls_config_set_ciphers(cfg, ciphers) == -1) {
-		snprintf(err, errlen, "unable to use the ciphers of %s: %s",
-		    ciphersenv != NULL && *ciphersenv != '\0' ? "$TLSCIPHERS" :
-		    file, tls_config_error(cfg));
-	} else
-		rv = 0;
+		rv = -1;
+	} else if (ciphers != NULL)
+		rv = use_ciphers(cfg, ciphers, "tlsclientciphers", err, errlen);
 	free(ciphers);
 	return rv;
 }
@@ -380,14 +388,10 @@ tlsconf_server_make(struct tlsconf_server *sv, char *err, size_t errlen)
 	 * Unless told otherwise, TLS 1.2 only with forward-secret AEAD
 	 * suites: libtls's "secure" list still has CBC ones (LUCKY13).
 	 */
-	if (tls_config_set_ciphers(cfg, sv->ciphers != NULL ? sv->ciphers :
-	    TLSCONF_SERVERCIPHERS) == -1) {
-		snprintf(err, errlen, "unable to use the ciphers of %s: %s",
-		    sv->ciphersenv ? "$TLSCIPHERS" : "tlsserverciphers",
-		    tls_config_error(cfg));
-		goto done;
-	}
-	if (set_protocols(cfg, err, errlen) == -1)
+	if (use_ciphers(cfg, sv->ciphers != NULL ? sv->ciphers :
+	    TLSCONF_SERVERCIPHERS, sv->ciphersenv ? "$TLSCIPHERS" :
+	    "tlsserverciphers", err, errlen) == -1 ||
+	    set_protocols(cfg, err, errlen) == -1)
 		goto done;
 	tls_config_prefer_ciphers_server(cfg);
 	if (sv->askcert) {
@@ -493,8 +497,7 @@ tlsconf_client(const char *dir, struct tls_config **cfgp, char *err,
 	}
 	if (set_protocols(cfg, err, errlen) == -1)
 		goto done;
-	if (set_ciphers(cfg, NULL, dir, "tlsclientciphers", why,
-	    sizeof(why)) == -1)
+	if (client_ciphers(cfg, dir, why, sizeof(why)) == -1)
 		not_used(note, notelen, dir, "tlsclientciphers", why);
 	client_keypair(cfg, dir, note, notelen);
 	tls_config_insecure_noverifycert(cfg);
