@@ -158,14 +158,16 @@ quit(const char *prepend, const char *append)
  * never a fall back to plaintext.  QUIT is said unless a handshake was
  * left half done.
  */
-#define TLS_CONNECTING	0x1
-#define TLS_NOQUIT	0x2
-#define TLS_REPLY	0x4	/* quote the server's last reply */
+enum tls_failure {
+	FAIL_CONNECTING = 0x1,	/* before the handshake: "connecting to" */
+	FAIL_NOQUIT = 0x2,	/* a handshake left half done: no QUIT */
+	FAIL_REPLY = 0x4	/* quote the server's last reply */
+};
 
 static void __attribute__((__noreturn__))
 tls_quit(const char *s1, const char *s2, int how)
 {
-	if (!(how & TLS_NOQUIT))
+	if (!(how & FAIL_NOQUIT))
 		smtpc_puts(&smtp, "QUIT\r\n");
 	report_puts("Z");
 	report_puts(s1);
@@ -173,11 +175,11 @@ tls_quit(const char *s1, const char *s2, int how)
 		report_puts(": ");
 		report_puts(s2);
 	}
-	report_puts(how & TLS_CONNECTING ? "; connecting to " :
+	report_puts(how & FAIL_CONNECTING ? "; connecting to " :
 	    "; connected to ");
 	report_puts(partner);
 	report_puts(".\n");
-	if (how & TLS_REPLY)
+	if (how & FAIL_REPLY)
 		report_text(smtp.text, smtp.textlen);
 	report_tls_exit('Z');
 }
@@ -305,6 +307,13 @@ blast(void)
 
 enum { DONE, RETRY_PLAIN };
 
+/* How the session went on after starttls() */
+enum secured {
+	PLAINTEXT,		/* no TLS (see *retry) */
+	ENCRYPTED,		/* TLS, the server's certificate not judged */
+	VERIFIED		/* TLS, verified against tlshosts/<host>.pem */
+};
+
 /* STARTTLS failed or was refused: go on in plaintext, and say why. */
 static void
 fell_back(const char *what, const char *after_k, const char *after_z)
@@ -329,11 +338,10 @@ handshake_failed(const char *why)
 
 /*
  * STARTTLS, as the policy for this MX host says (see tlsconf_policy).
- * Returns 1 when TLS is on, 0 to go on in plaintext; sets *retry when a
- * handshake failed under the "may" policy, so the caller connects once
- * more and delivers without TLS.
+ * Sets *retry when a handshake failed under the "may" policy, so the
+ * caller connects once more and delivers without TLS.
  */
-static int
+static enum secured
 starttls(const struct dns_addr *d, int esmtp, int *retry)
 {
 	char			 pem[PATH_MAX], err[512], msg[PATH_MAX + 64];
@@ -345,46 +353,46 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	int			 policy, r;
 
 	policy = tlsconf_policy(CONTROL, d->host, pem, sizeof(pem));
-	if (policy == TLS_NONE) {
+	if (policy == POLICY_NONE) {
 		snprintf(tls.line, sizeof(tls.line), "No TLS: not tried, as "
 		    "%s says.", pem);
-		return 0;
+		return PLAINTEXT;
 	}
 	if (!esmtp || !smtpc_keyword(&smtp, "STARTTLS")) {
-		if (policy == TLS_VERIFY) {
+		if (policy == POLICY_VERIFY) {
 			snprintf(msg, sizeof(msg), "No TLS achieved while %s "
 			    "exists", pem);
-			tls_quit(msg, NULL, TLS_CONNECTING);
+			tls_quit(msg, NULL, FAIL_CONNECTING);
 		}
 		snprintf(tls.line, sizeof(tls.line), "No TLS: the server did "
 		    "not offer STARTTLS.");
-		return 0;
+		return PLAINTEXT;
 	}
-	if (policy == TLS_VERIFY) {
+	if (policy == POLICY_VERIFY) {
 		if ((f = fopen(pem, "r")) == NULL) {
 			snprintf(msg, sizeof(msg), "TLS unable to load %s", pem);
-			tls_quit(msg, strerror(errno), TLS_CONNECTING);
+			tls_quit(msg, strerror(errno), FAIL_CONNECTING);
 		}
 		fclose(f);
 	}
 	/* a local file we cannot use costs a client certificate, never TLS */
 	if ((ctx = tlsconf_client(CONTROL, &cfg, err, sizeof(err), tls.note,
 	    sizeof(tls.note))) == NULL)
-		tls_quit("TLS error initializing ctx", err, TLS_CONNECTING);
+		tls_quit("TLS error initializing ctx", err, FAIL_CONNECTING);
 	put("STARTTLS\r\n");
 	closing(r = code());
 	if (r != 220) {
-		if (policy == TLS_VERIFY) {
+		if (policy == POLICY_VERIFY) {
 			snprintf(msg, sizeof(msg), "STARTTLS rejected while %s "
 			    "exists", pem);
-			tls_quit(msg, NULL, TLS_CONNECTING | TLS_REPLY);
+			tls_quit(msg, NULL, FAIL_CONNECTING | FAIL_REPLY);
 		}
 		snprintf(msg, sizeof(msg), "No TLS: STARTTLS was refused with "
 		    "%d.", r);
 		fell_back(msg, "", "");
 		tlsconf_client_done(cfg);
 		tls_free(ctx);
-		return 0;
+		return PLAINTEXT;
 	}
 	/* replies sent after the 220 and before TLS are injection */
 	smtpc_discard(&smtp);
@@ -394,13 +402,13 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	if (r != 0) {
 		snprintf(err, sizeof(err), "%s", r == -2 ? "timed out" :
 		    conn_error(&smtp.conn));
-		if (policy == TLS_VERIFY)
-			tls_quit("TLS connect failed", err, TLS_NOQUIT);
+		if (policy == POLICY_VERIFY)
+			tls_quit("TLS connect failed", err, FAIL_NOQUIT);
 		handshake_failed(err);
 		*retry = 1;
-		return 0;
+		return PLAINTEXT;
 	}
-	if (policy == TLS_VERIFY) {
+	if (policy == POLICY_VERIFY) {
 		chain = tls_peer_cert_chain_pem(ctx, &chainlen);
 		if (certid_server(chain, chainlen, pem, d->host, msg,
 		    sizeof(msg)) == -1)
@@ -408,9 +416,9 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	}
 	snprintf(tls.line, sizeof(tls.line), "TLS %s with %s, %s.",
 	    tls_conn_version(ctx), tls_conn_cipher(ctx),
-	    policy == TLS_VERIFY ? "server certificate verified" :
+	    policy == POLICY_VERIFY ? "server certificate verified" :
 	    "server certificate not verified");
-	return policy == TLS_VERIFY ? 2 : 1;
+	return policy == POLICY_VERIFY ? VERIFIED : ENCRYPTED;
 }
 
 /*
@@ -430,7 +438,7 @@ ehlo_tls(int verified)
 	    smtpc_puts(&smtp, "\r\n") == -1 || (c = smtpc_reply(&smtp)) == -1) {
 		e = conn_error(&smtp.conn);
 		if (verified)
-			tls_quit("TLS connect failed", e, TLS_NOQUIT);
+			tls_quit("TLS connect failed", e, FAIL_NOQUIT);
 		handshake_failed(e);
 		return RETRY_PLAIN;
 	}
@@ -462,8 +470,8 @@ session(const struct dns_addr *d, int fd, int usetls)
 		if (code() != 250)
 			quit("ZConnected to ", " but my name was rejected");
 	}
-	if (usetls && (secure = starttls(d, esmtp, &retry)) != 0)
-		retry = ehlo_tls(secure == 2) == RETRY_PLAIN;
+	if (usetls && (secure = starttls(d, esmtp, &retry)) != PLAINTEXT)
+		retry = ehlo_tls(secure == VERIFIED) == RETRY_PLAIN;
 	if (retry)
 		return RETRY_PLAIN;
 	/*

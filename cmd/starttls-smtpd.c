@@ -44,6 +44,7 @@
 #endif
 
 #define GRACE_MS	2000	/* for the server to exit once its input ends */
+#define FAREWELL_MS	10000	/* for a last reply or TLS close_notify */
 
 extern char	**environ;
 
@@ -125,7 +126,7 @@ drop(void)
 static void
 say(struct conn *cl, const char *reply)
 {
-	conn_writeall(cl, reply, strlen(reply), io_now() + 10000);
+	conn_writeall(cl, reply, strlen(reply), io_now() + FAREWELL_MS);
 }
 
 /*
@@ -237,7 +238,7 @@ finish(struct session *s, int how)
 {
 	if (how == RELAY_TIMEOUT)
 		log_info("timeout: nothing moved for %d seconds", opt.idle);
-	conn_close(&s->cl, io_now() + 10000);
+	conn_close(&s->cl, io_now() + FAREWELL_MS);
 	return child_end(&s->ch, GRACE_MS);
 }
 

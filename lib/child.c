@@ -23,6 +23,7 @@
 #endif
 
 #define ENV_MAX		(1024 * 1024)	/* a standby's environment, at most */
+#define CHILD_LAUNCH_MS	10000	/* for a standby to take its environment */
 
 extern char	**environ;
 
@@ -49,13 +50,15 @@ env_match(const char *var, const char *name, size_t len)
 	return strncmp(var, name, len) == 0 && var[len] == '=';
 }
 
-void
-env_unset(struct env *e, const char *name)
+/* Take out every variable whose name is name, or starts with it (prefix). */
+static void
+env_remove(struct env *e, const char *name, int prefix)
 {
 	size_t	 i, len = strlen(name);
 
 	for (i = 0; i < e->n; )
-		if (env_match(e->vars[i], name, len)) {
+		if (prefix ? strncmp(e->vars[i], name, len) == 0 :
+		    env_match(e->vars[i], name, len)) {
 			free(e->vars[i]);
 			e->vars[i] = e->vars[--e->n];
 			e->vars[e->n] = NULL;
@@ -64,17 +67,15 @@ env_unset(struct env *e, const char *name)
 }
 
 void
+env_unset(struct env *e, const char *name)
+{
+	env_remove(e, name, 0);
+}
+
+void
 env_unset_prefix(struct env *e, const char *prefix)
 {
-	size_t	 i, len = strlen(prefix);
-
-	for (i = 0; i < e->n; )
-		if (strncmp(e->vars[i], prefix, len) == 0) {
-			free(e->vars[i]);
-			e->vars[i] = e->vars[--e->n];
-			e->vars[e->n] = NULL;
-		} else
-			i++;
+	env_remove(e, prefix, 1);
 }
 
 int
@@ -386,14 +387,14 @@ child_launch(struct child *c, const struct env *add)
 	}
 	for (i = 0; i < add->n; i++)
 		if (io_writeall(c->ctl, add->vars[i],
-		    strlen(add->vars[i]) + 1, io_now() + 10000) == -1)
+		    strlen(add->vars[i]) + 1, io_now() + CHILD_LAUNCH_MS) == -1)
 			goto fail;
 	if (add->n == 0 && io_writeall(c->ctl, "", 1,
-	    io_now() + 10000) == -1)
+	    io_now() + CHILD_LAUNCH_MS) == -1)
 		goto fail;
 	if (shutdown(c->ctl, SHUT_WR) == -1)
 		goto fail;
-	r = io_read(c->ctl, &err, sizeof(err), io_now() + 10000);
+	r = io_read(c->ctl, &err, sizeof(err), io_now() + CHILD_LAUNCH_MS);
 	close(c->ctl);
 	c->ctl = -1;
 	if (r == 0)

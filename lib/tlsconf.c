@@ -545,8 +545,8 @@ policy_file(const char *dir, const char *sub, const char *name,
  * has no MX: as the qmail-tls patch keys it, and in its order: a
  * tlshosts/<host>.pem always wins.  The name is tried as DNS spelled it
  * (as the patch does) and in lower case, without a trailing dot.  pem
- * gets the path of the file that decided: the .pem file for TLS_VERIFY,
- * the notlshosts file or exhaustivelist for TLS_NONE.
+ * gets the path of the file that decided: the .pem file for POLICY_VERIFY,
+ * the notlshosts file or exhaustivelist for POLICY_NONE.
  */
 int
 tlsconf_policy(const char *dir, const char *host, char *pem, size_t pemlen)
@@ -558,25 +558,25 @@ tlsconf_policy(const char *dir, const char *host, char *pem, size_t pemlen)
 	/* an address has no name to look up or to check: opportunistic */
 	if (host[0] == '[' || inet_pton(AF_INET, host, addr) == 1 ||
 	    inet_pton(AF_INET6, host, addr) == 1)
-		return TLS_MAY;
+		return POLICY_MAY;
 	if (len > 0 && host[len - 1] == '.')
 		len--;
 	if (len == 0 || len >= sizeof(name) || host[0] == '.')
-		return TLS_MAY;
+		return POLICY_MAY;
 	for (i = 0; i < len; i++) {
 		if (host[i] == '/')
-			return TLS_MAY;		/* never a path */
+			return POLICY_MAY;		/* never a path */
 		name[i] = host[i];
 		lower[i] = host[i] >= 'A' && host[i] <= 'Z' ?
 		    host[i] - 'A' + 'a' : host[i];
 	}
 	name[len] = lower[len] = '\0';
 	if (policy_file(dir, "tlshosts", name, lower, ".pem", pem, pemlen))
-		return TLS_VERIFY;
+		return POLICY_VERIFY;
 	if (policy_file(dir, "notlshosts", name, lower, "", pem, pemlen))
-		return TLS_NONE;
+		return POLICY_NONE;
 	snprintf(pem, pemlen, "%s/tlshosts/exhaustivelist", dir);
 	if (access(pem, F_OK) == 0)
-		return TLS_NONE;
-	return TLS_MAY;
+		return POLICY_NONE;
+	return POLICY_MAY;
 }

@@ -24,9 +24,9 @@ int		 tlsconf_server_read(struct tlsconf_server *, const char *,
 struct tls	*tlsconf_server_make(struct tlsconf_server *, char *, size_t);
 void		 tlsconf_server_free(struct tlsconf_server *);
 enum tlsconf_policy {
-	TLS_NONE,		/* notlshosts/H, or exhaustivelist without H.pem */
-	TLS_MAY,		/* STARTTLS when offered, any certificate */
-	TLS_VERIFY		/* tlshosts/H.pem: TLS required, verified */
+	POLICY_NONE,		/* notlshosts/H, or exhaustivelist without H.pem */
+	POLICY_MAY,		/* STARTTLS when offered, any certificate */
+	POLICY_VERIFY		/* tlshosts/H.pem: TLS required, verified */
 };
 
 int		 tlsconf_policy(const char *, const char *, char *, size_t);
