@@ -45,9 +45,16 @@ enum {
 #define R_READY		"220 ready for tls\r\n"
 #define R_NOTLS		"454 TLS not available (#4.7.0)\r\n"
 #define R_SYNTAX	"501 Syntax error (no parameters allowed) (#5.5.4)\r\n"
-#define R_AGAIN		"503 TLS already active (#5.5.1)\r\n"
+#define R_TLSACTIVE	"503 TLS already active (#5.5.1)\r\n"
 #define R_MUSTTLS	"530 Must issue a STARTTLS command first (#5.7.0)\r\n"
 #define R_MAX		64	/* room enough for any of them */
+
+/* What becomes of a client command (decide()) */
+enum verdict {
+	PASS,			/* to the server behind us */
+	ANSWER,			/* we reply ourselves, it goes no further */
+	START_TLS		/* an accepted STARTTLS */
+};
 
 static void
 tag_push(struct proxy *p, int tag)
@@ -176,30 +183,34 @@ proxy_tlsready(struct proxy *p, int ready, struct buf *reply)
 }
 
 /*
- * What to do with a client command: 0 pass it on, else our reply.  For an
- * accepted STARTTLS the reply is queued when the line has been read whole.
+ * What to do with a client command; for ANSWER, *answer is our reply.
+ * An accepted STARTTLS is answered once TLS is set up (proxy_tlsready()).
  */
-static const char *
-decide(struct proxy *p, int verb, int hasarg, int complete)
+static enum verdict
+decide(struct proxy *p, int verb, int hasarg, int complete,
+    const char **answer)
 {
 	switch (verb) {
 	case SMTP_STARTTLS:
 		if (p->tls)
-			return R_AGAIN;
-		if (hasarg || !complete)
-			return R_SYNTAX;
-		if (!p->offer)
-			return R_NOTLS;
-		return "";
+			*answer = R_TLSACTIVE;
+		else if (hasarg || !complete)
+			*answer = R_SYNTAX;
+		else if (!p->offer)
+			*answer = R_NOTLS;
+		else
+			return START_TLS;
+		return ANSWER;
 	case SMTP_MAIL:
 	case SMTP_RCPT:
 	case SMTP_DATA:
 		/* our fault, not the client's: defer, do not bounce */
-		if (p->require)
-			return p->offer ? R_MUSTTLS : R_NOTLS;
-		return NULL;
+		if (!p->require)
+			return PASS;
+		*answer = p->offer ? R_MUSTTLS : R_NOTLS;
+		return ANSWER;
 	default:
-		return NULL;
+		return PASS;
 	}
 }
 
@@ -229,7 +240,8 @@ void
 proxy_client(struct proxy *p, struct buf *in, struct buf *out,
     struct buf *reply)
 {
-	const char	*data, *nl, *ours;
+	const char	*data, *nl, *answer = NULL;
+	enum verdict	 verdict;
 	size_t		 n;
 	int		 hasarg;
 
@@ -265,16 +277,17 @@ proxy_client(struct proxy *p, struct buf *in, struct buf *out,
 				return;		/* wait for the whole line */
 			p->verb = smtp_verb(data, nl != NULL ? n - 1 : n,
 			    nl != NULL, &hasarg);
-			ours = decide(p, p->verb, hasarg, nl != NULL);
-			if (ours != NULL) {
+			verdict = decide(p, p->verb, hasarg, nl != NULL,
+			    &answer);
+			if (verdict != PASS) {
 				if (p->ntags > 0)
 					return;	/* keep replies in order */
 				if (buf_room(reply) < R_MAX)
 					return;	/* wait for the client to read */
-				if (*ours == '\0')
+				if (verdict == START_TLS)
 					p->state = PROXY_TLSWANTED;
 				else
-					buf_puts(reply, ours);
+					buf_puts(reply, answer);
 				p->cont = CONT_DISCARD;
 			} else if (p->ntags >= PROXY_MAXTAGS - 1)
 				return;	/* enough pipelined; let replies drain */
