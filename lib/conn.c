@@ -74,8 +74,12 @@ conn_wcb(struct tls *t, const void *buf, size_t len, void *arg)
 	return w;
 }
 
+/*
+ * A conn over descriptors that are non-blocking already (the relay's
+ * pipes to the server behind it, under a sandbox that forbids fcntl).
+ */
 void
-conn_init(struct conn *c, int rfd, int wfd)
+conn_attach(struct conn *c, int rfd, int wfd)
 {
 	memset(c, 0, sizeof(*c));
 	c->rfd = rfd;
@@ -85,6 +89,12 @@ conn_init(struct conn *c, int rfd, int wfd)
 	c->rwaitev = POLLIN;
 	c->wwaitfd = wfd;
 	c->wwaitev = POLLOUT;
+}
+
+void
+conn_init(struct conn *c, int rfd, int wfd)
+{
+	conn_attach(c, rfd, wfd);
 	io_nonblock(rfd);
 	io_nonblock(wfd);
 }

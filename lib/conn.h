@@ -32,6 +32,7 @@ struct conn {
 };
 
 void	conn_init(struct conn *, int, int);
+void	conn_attach(struct conn *, int, int);
 ssize_t	conn_read(struct conn *, void *, size_t);
 ssize_t	conn_write(struct conn *, const void *, size_t);
 int	conn_writeall(struct conn *, const void *, size_t, long);

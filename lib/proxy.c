@@ -143,6 +143,51 @@ proxy_leftover(const struct proxy *p, const struct buf *in)
 	}
 }
 
+/* The client sends no more: EOF, or it can no longer be written. */
+void
+proxy_clientgone(struct proxy *p)
+{
+	p->clienteof = 1;
+}
+
+/* The server behind us sends no more. */
+void
+proxy_childgone(struct proxy *p)
+{
+	p->childeof = 1;
+}
+
+int
+proxy_clientended(const struct proxy *p)
+{
+	return p->clienteof;
+}
+
+/* Has a STARTTLS been accepted, waiting for proxy_tlsready()? */
+int
+proxy_tlswanted(const struct proxy *p)
+{
+	return p->state == PROXY_TLSWANTED;
+}
+
+/*
+ * Once every reply is with the client: switch to TLS, end (the session
+ * is over, the server is gone and none of its output waits, or a refused
+ * TLS-phase server has been reported to a client that is gone), or go
+ * on.  unread: server bytes the proxy has not taken yet.
+ */
+enum proxy_next
+proxy_next(const struct proxy *p, size_t unread)
+{
+	if (p->state == PROXY_STARTTLS)
+		return PROXY_NEXT_STARTTLS;
+	if (p->state == PROXY_END || (p->childeof && unread == 0))
+		return PROXY_NEXT_END;
+	if (p->clienteof && p->state == PROXY_REFUSED)
+		return PROXY_NEXT_END;
+	return PROXY_NEXT_RELAY;
+}
+
 /* Should the relay read server bytes now? */
 int
 proxy_listening(const struct proxy *p)

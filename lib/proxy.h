@@ -59,12 +59,24 @@ struct proxy {
 	char		 refusal[512];
 };
 
+/* What the relay should do once the client has every reply (proxy_next) */
+enum proxy_next {
+	PROXY_NEXT_RELAY,	/* go on */
+	PROXY_NEXT_STARTTLS,	/* "220 ready for tls" is sent: handshake */
+	PROXY_NEXT_END		/* the session is over */
+};
+
 void	proxy_init(struct proxy *, int, int, int, int);
 void	proxy_restart(struct proxy *);
 void	proxy_tlsready(struct proxy *, int, struct buf *);
 int	proxy_reading(const struct proxy *);
 int	proxy_listening(const struct proxy *);
 int	proxy_leftover(const struct proxy *, const struct buf *);
+void	proxy_clientgone(struct proxy *);
+void	proxy_childgone(struct proxy *);
+int	proxy_clientended(const struct proxy *);
+int	proxy_tlswanted(const struct proxy *);
+enum proxy_next proxy_next(const struct proxy *, size_t);
 void	proxy_client(struct proxy *, struct buf *, struct buf *,
 	    struct buf *);
 void	proxy_child(struct proxy *, struct buf *, struct buf *);
