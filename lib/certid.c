@@ -30,6 +30,7 @@
 #include "certid.h"
 #include "control.h"
 #include "io.h"
+#include "text.h"
 
 /* An address we accept: printable ASCII, no spaces, one '@' inside. */
 static int
@@ -512,9 +513,7 @@ certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
 		    "certificate contains no valid commonName", host);
 	else {
 		for (i = 0; cn[i] != '\0'; i++)
-			if ((unsigned char)cn[i] < 33 ||
-			    (unsigned char)cn[i] > 126)
-				cn[i] = '?';
+			cn[i] = (char)text_safe(cn[i], TEXT_NOSPACE);
 		snprintf(why, whylen, "TLS unable to verify server %s: "
 		    "received certificate for %s", host, cn);
 	}

@@ -167,7 +167,11 @@ conn_write(struct conn *c, const void *buf, size_t len)
 	}
 }
 
-/* The full-write loop over a conn, bounded by a deadline. */
+/*
+ * The full-write loop that every blocking-style write goes through:
+ * partial writes, EINTR, EAGAIN and libtls's wants are handled, and the
+ * wait is bounded by a deadline.
+ */
 int
 conn_writeall(struct conn *c, const void *buf, size_t len, long deadline)
 {
@@ -187,6 +191,16 @@ conn_writeall(struct conn *c, const void *buf, size_t len, long deadline)
 		len -= w;
 	}
 	return 0;
+}
+
+/* The same for a plain descriptor (the report, a log line, a pipe). */
+int
+conn_fdwriteall(int fd, const void *buf, size_t len, long deadline)
+{
+	struct conn	 c;
+
+	conn_attach(&c, fd, fd);
+	return conn_writeall(&c, buf, len, deadline);
 }
 
 static int

@@ -73,29 +73,6 @@ io_wait(int fd, short events, long deadline)
 	}
 }
 
-int
-io_writeall(int fd, const void *buf, size_t len, long deadline)
-{
-	const char	*p = buf;
-	ssize_t		 w;
-
-	while (len > 0) {
-		w = write(fd, p, len);
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -1;
-			if (io_wait(fd, POLLOUT, deadline) != 1)
-				return -1;
-			continue;
-		}
-		p += w;
-		len -= w;
-	}
-	return 0;
-}
-
 /* One read, waiting at most until the deadline; 0 is EOF. */
 ssize_t
 io_read(int fd, void *buf, size_t len, long deadline)

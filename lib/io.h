@@ -1,7 +1,6 @@
 /*
- * Small descriptor helpers.  io_writeall() is the full-write loop that
- * every blocking-style write goes through: partial writes, EINTR and
- * EAGAIN are handled, and the wait is bounded by a deadline.
+ * Small descriptor helpers.  The full-write loop is conn_writeall() (and
+ * conn_fdwriteall() for a plain descriptor), in conn.c.
  */
 #ifndef IO_H
 #define IO_H
@@ -14,7 +13,6 @@ long	io_now(void);
 int	io_nonblock(int);
 int	io_cloexec(int);
 int	io_wait(int, short, long);
-int	io_writeall(int, const void *, size_t, long);
 ssize_t	io_read(int, void *, size_t, long);
 int	io_readall(int, size_t, char **, size_t *);
 void	io_nodelay(int);

@@ -11,7 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn.h"
+#include "io.h"
 #include "log.h"
+#include "text.h"
+
+#define LOG_MS	10000	/* for stderr to take a line */
 
 static const char	*progname = "starttls";
 
@@ -27,7 +32,6 @@ log_emit(const char *tag, const char *fmt, va_list ap)
 	char	 line[1024];
 	int	 n, m;
 	size_t	 i, len;
-	ssize_t	 w;
 
 	n = snprintf(line, sizeof(line), "%s: pid %ld: %s", progname,
 	    (long)getpid(), tag);
@@ -38,19 +42,9 @@ log_emit(const char *tag, const char *fmt, va_list ap)
 		return;
 	len = strlen(line);
 	for (i = 0; i < len; i++)
-		if ((unsigned char)line[i] < 0x20 ||
-		    (unsigned char)line[i] > 0x7e)
-			line[i] = '?';
+		line[i] = (char)text_safe(line[i], TEXT_SPACE);
 	line[len++] = '\n';
-	for (i = 0; i < len; i += w) {
-		w = write(STDERR_FILENO, line + i, len - i);
-		if (w == -1 && errno == EINTR) {
-			w = 0;
-			continue;
-		}
-		if (w <= 0)
-			return;
-	}
+	(void)conn_fdwriteall(STDERR_FILENO, line, len, io_now() + LOG_MS);
 }
 
 void

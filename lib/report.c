@@ -9,8 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "io.h"
 #include "report.h"
+#include "text.h"
 
 static char	rbuf[8192];
 static size_t	rlen;
@@ -18,7 +20,7 @@ static size_t	rlen;
 static void
 flush(void)
 {
-	if (rlen > 0 && io_writeall(1, rbuf, rlen, io_now() + 60000) == -1)
+	if (rlen > 0 && conn_fdwriteall(1, rbuf, rlen, io_now() + 60000) == -1)
 		_exit(0);
 	rlen = 0;
 }
@@ -52,9 +54,7 @@ report_safe(const char *s)
 	char	 c;
 
 	for (; *s != '\0'; s++) {
-		c = *s;
-		if ((unsigned char)c < 33 || (unsigned char)c > 126)
-			c = '?';
+		c = (char)text_safe(*s, TEXT_NOSPACE);
 		report_put(&c, 1);
 	}
 }

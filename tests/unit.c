@@ -24,10 +24,12 @@
 #include "buf.h"
 #include "child.h"
 #include "control.h"
+#include "conn.h"
 #include "io.h"
 #include "proxy.h"
 #include "sandbox.h"
 #include "smtp.h"
+#include "text.h"
 
 /* ------------------------------------------------------------------ */
 /* the harness                                                         */
@@ -997,7 +999,7 @@ t_standby_launch(void)
 	CHECK_INT(env_set(&add, "RELAYCLIENT", ""), 0);
 	CHECK_INT(child_launch(&c, &add), 0);
 	env_free(&add);
-	CHECK_INT(io_writeall(c.in, "piped\n", 6, io_now() + 10000), 0);
+	CHECK_INT(conn_fdwriteall(c.in, "piped\n", 6, io_now() + 10000), 0);
 	child_closein(&c);
 	child_output(&c, out, sizeof(out));
 	CHECK_STR(out, "kept TLSv1.3 \npiped\n");
@@ -1993,11 +1995,27 @@ t_control_tmpdir(void)
 	CHECK(tmp_make() == 0);
 }
 
+/* the one sanitizer: printable ASCII stays, spaces only in lines */
+static void
+t_text_safe(void)
+{
+	CHECK_INT(text_safe('a', TEXT_NOSPACE), 'a');
+	CHECK_INT(text_safe('~', TEXT_NOSPACE), '~');
+	CHECK_INT(text_safe(' ', TEXT_NOSPACE), '?');
+	CHECK_INT(text_safe(' ', TEXT_SPACE), ' ');
+	CHECK_INT(text_safe('\n', TEXT_SPACE), '?');
+	CHECK_INT(text_safe('\0', TEXT_SPACE), '?');
+	CHECK_INT(text_safe(0x7f, TEXT_SPACE), '?');
+	CHECK_INT(text_safe((char)0xe9, TEXT_SPACE), '?');
+}
+
 int
 main(void)
 {
 	char	 name[512];
 	size_t	 i;
+
+	run("text_safe: printable ASCII only", t_text_safe);
 
 	/* 1. smtp_verb */
 	for (i = 0; i < sizeof(vcases) / sizeof(vcases[0]); i++) {
