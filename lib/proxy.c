@@ -281,28 +281,89 @@ client_body(struct proxy *p, struct buf *in, struct buf *out)
 	p->state = end == SMTP_BODY_END ? PROXY_COMMAND : PROXY_QUIT;
 }
 
+/* After a refused TLS-phase greeting: the next command gets the refusal. */
+static void
+client_refused(struct proxy *p, struct buf *in, struct buf *reply)
+{
+	/* a command forwarded already, or the next one, gets it */
+	if ((p->ntags == 0 && (in->len == 0 ||
+	    memchr(buf_data(in), '\n', in->len) == NULL)) ||
+	    buf_room(reply) < strlen(p->refusal))
+		return;
+	buf_puts(reply, p->refusal);
+	buf_drop(in, in->len);
+	p->state = PROXY_END;
+}
+
+/*
+ * Classify the command that starts the input and decide where it goes
+ * (p->cont): 0, or -1 to wait (for its end, for replies to drain, for
+ * room for our answer).
+ */
+static int
+command_start(struct proxy *p, struct buf *in, int whole, size_t n,
+    struct buf *reply)
+{
+	const char	*answer = NULL;
+	enum verdict	 verdict;
+	int		 hasarg;
+
+	if (!whole && !buf_full(in))
+		return -1;		/* wait for the whole line */
+	p->verb = smtp_verb(buf_data(in), whole ? n - 1 : n, whole, &hasarg);
+	verdict = decide(p, p->verb, hasarg, whole, &answer);
+	if (verdict == PASS) {
+		if (p->ntags >= PROXY_MAXTAGS - 1)
+			return -1;	/* enough pipelined; let replies drain */
+		p->cont = CONT_FORWARD;
+		return 0;
+	}
+	if (p->ntags > 0)
+		return -1;		/* keep replies in order */
+	if (buf_room(reply) < R_MAX)
+		return -1;		/* wait for the client to read */
+	if (verdict == START_TLS)
+		p->state = PROXY_TLSWANTED;
+	else
+		buf_puts(reply, answer);
+	p->cont = CONT_DISCARD;
+	return 0;
+}
+
+/* A command passed on whole: the reply it will get, and what it starts. */
+static void
+command_forwarded(struct proxy *p)
+{
+	switch (p->verb) {
+	case SMTP_EHLO:
+		tag_push(p, TAG_EHLO);
+		break;
+	case SMTP_DATA:
+		tag_push(p, TAG_DATA);
+		p->state = PROXY_DATAWAIT;
+		break;
+	case SMTP_QUIT:
+		tag_push(p, TAG_OTHER);
+		p->state = PROXY_QUIT;
+		break;
+	default:
+		tag_push(p, TAG_OTHER);
+	}
+}
+
 void
 proxy_client(struct proxy *p, struct buf *in, struct buf *out,
     struct buf *reply)
 {
-	const char	*data, *nl, *answer = NULL;
-	enum verdict	 verdict;
+	const char	*nl;
 	size_t		 n;
-	int		 hasarg;
 
 	if (p->transparent) {
 		buf_move(out, in, in->len);
 		return;
 	}
 	if (p->state == PROXY_REFUSED) {
-		/* a command forwarded already, or the next one, gets it */
-		if ((p->ntags == 0 && (in->len == 0 ||
-		    memchr(buf_data(in), '\n', in->len) == NULL)) ||
-		    buf_room(reply) < strlen(p->refusal))
-			return;
-		buf_puts(reply, p->refusal);
-		buf_drop(in, in->len);
-		p->state = PROXY_END;
+		client_refused(p, in, reply);
 		return;
 	}
 	while (in->len > 0) {
@@ -314,31 +375,11 @@ proxy_client(struct proxy *p, struct buf *in, struct buf *out,
 		}
 		if (p->state != PROXY_COMMAND)
 			return;
-		data = buf_data(in);
-		nl = memchr(data, '\n', in->len);
-		n = nl != NULL ? (size_t)(nl - data) + 1 : in->len;
-		if (p->cont == CONT_NONE) {
-			if (nl == NULL && !buf_full(in))
-				return;		/* wait for the whole line */
-			p->verb = smtp_verb(data, nl != NULL ? n - 1 : n,
-			    nl != NULL, &hasarg);
-			verdict = decide(p, p->verb, hasarg, nl != NULL,
-			    &answer);
-			if (verdict != PASS) {
-				if (p->ntags > 0)
-					return;	/* keep replies in order */
-				if (buf_room(reply) < R_MAX)
-					return;	/* wait for the client to read */
-				if (verdict == START_TLS)
-					p->state = PROXY_TLSWANTED;
-				else
-					buf_puts(reply, answer);
-				p->cont = CONT_DISCARD;
-			} else if (p->ntags >= PROXY_MAXTAGS - 1)
-				return;	/* enough pipelined; let replies drain */
-			else
-				p->cont = CONT_FORWARD;
-		}
+		nl = memchr(buf_data(in), '\n', in->len);
+		n = nl != NULL ? (size_t)(nl - buf_data(in)) + 1 : in->len;
+		if (p->cont == CONT_NONE &&
+		    command_start(p, in, nl != NULL, n, reply) == -1)
+			return;
 		if (p->cont == CONT_DISCARD)
 			buf_drop(in, n);
 		else if (buf_room(out) < n)
@@ -347,23 +388,8 @@ proxy_client(struct proxy *p, struct buf *in, struct buf *out,
 			buf_move(out, in, n);
 		if (nl == NULL)
 			continue;		/* rest of an overlong line */
-		if (p->cont == CONT_FORWARD) {
-			switch (p->verb) {
-			case SMTP_EHLO:
-				tag_push(p, TAG_EHLO);
-				break;
-			case SMTP_DATA:
-				tag_push(p, TAG_DATA);
-				p->state = PROXY_DATAWAIT;
-				break;
-			case SMTP_QUIT:
-				tag_push(p, TAG_OTHER);
-				p->state = PROXY_QUIT;
-				break;
-			default:
-				tag_push(p, TAG_OTHER);
-			}
-		}
+		if (p->cont == CONT_FORWARD)
+			command_forwarded(p);
 		line_done(p, in);
 	}
 }
@@ -438,9 +464,10 @@ child_line(struct proxy *p, const char *data, size_t n, int complete,
 {
 	size_t	 len;
 
-	switch (p->rtag) {
+	switch (p->reply_tag) {
 	case TAG_SWALLOW:
-		if (complete && p->rlast && (p->rcode < 200 || p->rcode > 299)) {
+		if (complete && p->reply_lastline &&
+		    (p->reply_code < 200 || p->reply_code > 299)) {
 			len = n < sizeof(p->refusal) - 3 ? n : sizeof(p->refusal) - 3;
 			while (len > 0 && (data[len - 1] == '\n' ||
 			    data[len - 1] == '\r'))
@@ -462,12 +489,12 @@ child_line(struct proxy *p, const char *data, size_t n, int complete,
 			break;
 		}
 		/* room for the reply, our line, and a '-' per line at worst */
-		if (complete && p->rlast &&
+		if (complete && p->reply_lastline &&
 		    buf_room(out) < 2 * (p->ehlolen + n) + 16)
 			return 0;
 		memcpy(p->ehlo + p->ehlolen, data, n);
 		p->ehlolen += n;
-		if (complete && p->rlast) {
+		if (complete && p->reply_lastline) {
 			ehlo_rewrite(p, out);
 			p->ehlolen = 0;
 		}
@@ -490,23 +517,23 @@ proxy_child(struct proxy *p, struct buf *in, struct buf *out)
 		complete = nl != NULL || p->childeof;
 		if (!complete && !buf_full(in))
 			return;			/* wait for the whole line */
-		if (!p->rmid) {
-			p->rtag = p->transparent ? TAG_NONE : tag_head(p);
-			p->rlast = smtp_reply_last(data, n);
-			p->rcode = smtp_reply_code(data, n);
+		if (!p->reply_midline) {
+			p->reply_tag = p->transparent ? TAG_NONE : tag_head(p);
+			p->reply_lastline = smtp_reply_last(data, n);
+			p->reply_code = smtp_reply_code(data, n);
 		}
 		if (!child_line(p, data, n, complete, out))
 			return;			/* wait for the client to read */
 		buf_drop(in, n);
-		p->rmid = !complete;
-		if (!complete || !p->rlast)
+		p->reply_midline = !complete;
+		if (!complete || !p->reply_lastline)
 			continue;
 		/* a whole reply: it answers the oldest command */
-		if (p->rtag == TAG_NONE)
+		if (p->reply_tag == TAG_NONE)
 			continue;
 		tag_pop(p);
-		if (p->rtag == TAG_DATA && p->state == PROXY_DATAWAIT) {
-			if (p->rcode == 354) {
+		if (p->reply_tag == TAG_DATA && p->state == PROXY_DATAWAIT) {
+			if (p->reply_code == 354) {
 				smtp_body_init(&p->body);
 				p->state = PROXY_BODY;
 			} else

@@ -46,10 +46,10 @@ struct proxy {
 	size_t		 ntags;
 
 	/* the server reply line being read */
-	int		 rmid;		/* inside a line longer than the buffer */
-	int		 rtag;
-	int		 rlast;
-	int		 rcode;
+	int		 reply_midline;	/* inside a line longer than the buffer */
+	int		 reply_tag;
+	int		 reply_lastline;
+	int		 reply_code;
 
 	/* an EHLO reply, held until complete so it can be rewritten */
 	char		 ehlo[4096];

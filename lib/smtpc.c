@@ -8,10 +8,10 @@
 
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 
 #include "conn.h"
 #include "io.h"
+#include "smtp.h"
 #include "smtpc.h"
 
 void
@@ -24,7 +24,7 @@ smtpc_init(struct smtpc *s, int fd, int timeout_ms)
 
 /* Next byte from the server, or -1 when the connection died. */
 static int
-getc_(struct smtpc *s)
+next_byte(struct smtpc *s)
 {
 	ssize_t	 r;
 	long	 deadline = io_now() + s->timeout;
@@ -63,7 +63,7 @@ smtpc_reply(struct smtpc *s)
 
 	s->textlen = 0;
 	for (i = 0; i < 3; i++) {
-		if ((c = getc_(s)) == -1)
+		if ((c = next_byte(s)) == -1)
 			return -1;
 		if (c < '0' || c > '9')
 			bad = 1;
@@ -73,19 +73,19 @@ smtpc_reply(struct smtpc *s)
 	if (bad || code < 100)
 		code = 400;
 	for (;;) {
-		if ((c = getc_(s)) == -1)
+		if ((c = next_byte(s)) == -1)
 			return -1;
 		if (c != '-')
 			break;
 		while (c != '\n')
-			if ((c = getc_(s)) == -1)
+			if ((c = next_byte(s)) == -1)
 				return -1;
 		for (i = 0; i < 3; i++)
-			if ((c = getc_(s)) == -1)
+			if ((c = next_byte(s)) == -1)
 				return -1;
 	}
 	while (c != '\n')
-		if ((c = getc_(s)) == -1)
+		if ((c = next_byte(s)) == -1)
 			return -1;
 	s->text[s->textlen] = '\0';
 	return code;
@@ -113,18 +113,13 @@ smtpc_puts(struct smtpc *s, const char *p)
 int
 smtpc_keyword(const struct smtpc *s, const char *kw)
 {
-	const char	*line, *nl;
-	size_t		 n = strlen(kw), len;
+	const char	*line, *nl, *end = s->text + s->textlen;
 
 	line = memchr(s->text, '\n', s->textlen);
-	while (line != NULL && (size_t)(++line - s->text) < s->textlen) {
-		nl = memchr(line, '\n', s->textlen - (line - s->text));
-		len = nl != NULL ? (size_t)(nl - line) :
-		    s->textlen - (line - s->text);
-		if (len >= 4 + n && strncasecmp(line + 4, kw, n) == 0 &&
-		    (len == 4 + n || line[4 + n] == ' '))
+	for (; line != NULL && ++line < end; line = nl) {
+		nl = memchr(line, '\n', end - line);
+		if (smtp_ehlo_keyword(line, (nl != NULL ? nl : end) - line, kw))
 			return 1;
-		line = nl;
 	}
 	return 0;
 }
