@@ -31,6 +31,7 @@
 #include "control.h"
 #include "dns.h"
 #include "io.h"
+#include "policy.h"
 #include "report.h"
 #include "sandbox.h"
 #include "smtpc.h"
@@ -337,7 +338,7 @@ handshake_failed(const char *why)
 }
 
 /*
- * STARTTLS, as the policy for this MX host says (see tlsconf_policy).
+ * STARTTLS, as the policy for this MX host says (see policy_lookup).
  * Sets *retry when a handshake failed under the "may" policy, so the
  * caller connects once more and delivers without TLS.
  */
@@ -350,9 +351,10 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	struct tls		*ctx;
 	struct tls_config	*cfg;
 	FILE			*f;
-	int			 policy, r;
+	enum tls_policy		 policy;
+	int			 r;
 
-	policy = tlsconf_policy(CONTROL, d->host, pem, sizeof(pem));
+	policy = policy_lookup(CONTROL, d->host, pem, sizeof(pem));
 	if (policy == POLICY_NONE) {
 		snprintf(tls.line, sizeof(tls.line), "No TLS: not tried, as "
 		    "%s says.", pem);

@@ -23,13 +23,6 @@ int		 tlsconf_server_read(struct tlsconf_server *, const char *,
 		    const char *, char *, size_t);
 struct tls	*tlsconf_server_make(struct tlsconf_server *, char *, size_t);
 void		 tlsconf_server_free(struct tlsconf_server *);
-enum tlsconf_policy {
-	POLICY_NONE,		/* notlshosts/H, or exhaustivelist without H.pem */
-	POLICY_MAY,		/* STARTTLS when offered, any certificate */
-	POLICY_VERIFY		/* tlshosts/H.pem: TLS required, verified */
-};
-
-int		 tlsconf_policy(const char *, const char *, char *, size_t);
 struct tls	*tlsconf_client(const char *, struct tls_config **, char *,
 		    size_t, char *, size_t);
 void		 tlsconf_client_done(struct tls_config *);

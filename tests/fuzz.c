@@ -323,7 +323,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifdef FUZZ_dns
 /* the parser is static: take it in whole */
-#include "../lib/dns.c"
+#include "../lib/remote/dns.c"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -15,6 +15,8 @@
 
 #include <sys/types.h>
 
+#include "env.h"
+
 struct child {
 	pid_t	 pid;
 	int	 in;		/* we write: the child's stdin */
@@ -23,17 +25,6 @@ struct child {
 	int	 pidfd;		/* to signal it (Linux), or -1 */
 };
 
-struct env {
-	char	**vars;
-	size_t	  n;
-	size_t	  size;
-};
-
-int	env_init(struct env *, char **);
-int	env_set(struct env *, const char *, const char *);
-void	env_unset(struct env *, const char *);
-void	env_unset_prefix(struct env *, const char *);
-void	env_free(struct env *);
 
 void	child_init(struct child *);
 int	child_start(struct child *, char **, struct env *);

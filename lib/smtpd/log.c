@@ -1,6 +1,7 @@
 /*
  * Logging for starttls-smtpd: stderr is tcpserver's, usually multilog's.
- * starttls-remote must never use this module: its stderr is the report pipe.
+ * starttls-remote cannot link this module (it is in lib/smtpd/): its
+ * stderr is the report pipe.
  */
 #include <sys/types.h>
 
