@@ -14,14 +14,12 @@
 #include <netinet/in.h>
 
 #include <errno.h>
-#include <ifaddrs.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,8 +28,11 @@
 #include "certid.h"
 #include "control.h"
 #include "dns.h"
+#include "blast.h"
 #include "io.h"
+#include "ipme.h"
 #include "policy.h"
+#include "route.h"
 #include "report.h"
 #include "sandbox.h"
 #include "smtpc.h"
@@ -245,63 +246,23 @@ command(const char *verb, const char *arg, const char *end)
 }
 
 /*
- * The message from fd 0, as notqmail's qmail-remote sends it: every line
- * ends in CRLF (LF, CRLF and a bare CR all become CRLF), a '.' that
- * starts a line is doubled, and a last line without an end is refused
- * before the final ".", so the server never takes a truncated message.
- * Unlike notqmail 1.09, a line that starts after a bare CR is dot-stuffed
- * too: "a\r.\n" must not end the message early.
+ * The message (see blast.c), then the final ".": only once a last line
+ * without an end is known not to be there, so that the server never
+ * takes a truncated message.
  */
 static void
-blast(void)
+send_message(void)
 {
-	char	 in[65536], out[2 * sizeof(in) + 3];
-	size_t	 i, o;
-	ssize_t	 r;
-	int	 bol = 1, cr = 0;
-
-	if (lseek(0, 0, SEEK_SET) == -1 && errno != ESPIPE)
+	switch (blast_send(0, &smtp)) {
+	case BLAST_OK:
+		break;
+	case BLAST_READ_FAILED:
 		temp_read();
-	for (;;) {
-		r = read(0, in, sizeof(in));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			temp_read();
-		if (r == 0)
-			break;
-		for (i = o = 0; i < (size_t)r; i++) {
-			if (cr) {
-				cr = 0;
-				out[o++] = '\r';
-				out[o++] = '\n';
-				bol = 1;
-				if (in[i] == '\n')
-					continue;
-			}
-			if (in[i] == '\r') {
-				cr = 1;
-				continue;
-			}
-			if (bol && in[i] == '.')
-				out[o++] = '.';
-			if (in[i] == '\n') {
-				out[o++] = '\r';
-				bol = 1;
-			} else
-				bol = 0;
-			out[o++] = in[i];
-		}
-		if (smtpc_send(&smtp, out, o) == -1)
-			dropped();
-	}
-	if (cr) {
-		cr = 0;
-		bol = 1;
-		put("\r\n");
-	}
-	if (!bol)
+	case BLAST_PARTIAL_LINE:
 		perm_partialline();
+	case BLAST_DIED:
+		dropped();
+	}
 	critical = 1;
 	put(".\r\n");
 }
@@ -513,7 +474,7 @@ session(const struct dns_addr *d, int fd, int usetls)
 		quit("D", " failed on DATA command");
 	if (c >= 400)
 		quit("Z", " failed on DATA command");
-	blast();
+	send_message();
 	c = code();
 	critical = 0;
 	if (permanent(c))
@@ -563,85 +524,7 @@ connect_to(const struct dns_addr *d, int port, int *timedout)
 	return -1;
 }
 
-/* The relay for host from smtproutes ("domain:relay[:port]"), or NULL. */
-static char *
-route(const char *host, int *port)
-{
-	static char	 relay[256];
-	const char	*key, *line, *end, *nl, *colon;
-	size_t		 klen, i, hlen = strlen(host);
-	char		*p;
 
-	for (i = 0; i <= hlen; i++) {
-		if (i != 0 && i != hlen && host[i] != '.')
-			continue;
-		key = host + i;
-		klen = hlen - i;
-		end = ctl.routes + ctl.routeslen;
-		for (line = ctl.routes; line != NULL && line < end; line = nl) {
-			nl = memchr(line, '\n', end - line);
-			colon = memchr(line, ':', (nl ? nl : end) - line);
-			if (nl != NULL)
-				nl++;
-			if (colon == NULL || (size_t)(colon - line) != klen ||
-			    strncasecmp(line, key, klen) != 0)
-				continue;
-			line = colon + 1;
-			i = (size_t)((nl ? nl - 1 : end) - line);
-			while (i > 0 && (line[i - 1] == '\r' ||
-			    line[i - 1] == ' ' || line[i - 1] == '\t'))
-				i--;
-			if (i == 0 || i >= sizeof(relay))
-				return NULL;	/* "domain:" means MX */
-			memcpy(relay, line, i);
-			relay[i] = '\0';
-			/* the port follows the host, or a [literal] */
-			p = relay[0] == '[' ? strchr(relay, ']') : relay;
-			if (p != NULL && (p = strchr(p, ':')) != NULL) {
-				*p++ = '\0';
-				*port = atoi(p);
-			}
-			return relay;
-		}
-	}
-	return NULL;
-}
-
-/* Is this address one of ours?  Then delivering to it loops. */
-static int
-ipme(const struct dns_addr *d)
-{
-	static struct ifaddrs	*ifs;
-	static int		 done;
-	struct ifaddrs		*i;
-	const struct sockaddr	*a = (const void *)&d->sa;
-
-	if (!done) {
-		if (getifaddrs(&ifs) == -1)
-			temp_oserr();
-		done = 1;
-	}
-	if (a->sa_family == AF_INET &&
-	    ((const struct sockaddr_in *)(const void *)a)->sin_addr.s_addr ==
-	    htonl(INADDR_ANY))
-		return 1;
-	for (i = ifs; i != NULL; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || i->ifa_addr->sa_family !=
-		    a->sa_family)
-			continue;
-		if (a->sa_family == AF_INET &&
-		    memcmp(&((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr,
-		    &((const struct sockaddr_in *)(const void *)a)->sin_addr,
-		    4) == 0)
-			return 1;
-		if (a->sa_family == AF_INET6 &&
-		    memcmp(&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr,
-		    &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
-		    16) == 0)
-			return 1;
-	}
-	return 0;
-}
 
 static void
 getcontrols(void)
@@ -676,6 +559,7 @@ main(int argc, char *argv[])
 {
 	static struct dns_list	 list;
 	const char		*home, *relay;
+	char			 routebuf[256];
 	unsigned int		 prefme = 100000;
 	size_t			 i;
 	int			 port = 25, fd, timedout, r;
@@ -691,7 +575,8 @@ main(int argc, char *argv[])
 	sender = argv[2];
 	recips = argv + 3;
 
-	relay = route(argv[1], &port);
+	relay = route_find(ctl.routes, ctl.routeslen, argv[1], routebuf,
+	    sizeof(routebuf), &port) ? routebuf : NULL;
 	if (dns_init() == -1)
 		temp_dns();
 	r = relay != NULL ? dns_ip(relay, &list, 0) :
@@ -704,9 +589,12 @@ main(int argc, char *argv[])
 	if (r == DNS_NULLMX || list.n == 0)
 		perm_nomx();
 
-	for (i = 0; i < list.n; i++)
-		if (ipme(&list.a[i]) && list.a[i].pref < prefme)
+	for (i = 0; i < list.n; i++) {
+		if ((r = ipme_is((struct sockaddr *)&list.a[i].sa)) == -1)
+			temp_oserr();
+		if (r && list.a[i].pref < prefme)
 			prefme = list.a[i].pref;
+	}
 	if (relay != NULL)
 		prefme = 300000;
 	for (i = 0; i < list.n; i++)

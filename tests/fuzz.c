@@ -12,6 +12,7 @@
  *   certid   both certificate checks on arbitrary "PEM"
  *   reply    the SMTP client's reply reader and keyword check
  *   dns      DNS answer parsing (MX and A records)
+ *   route    control/smtproutes: the host, a NUL, then the file
  *
  * Any assert() that fails, and anything a sanitizer sees, is a finding.
  */
@@ -207,6 +208,34 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    toclient.len <= SZ);
 		assert(px.ehlolen <= sizeof(px.ehlo));
 	}
+	return 0;
+}
+#endif
+
+#ifdef FUZZ_route
+#include "route.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char		 host[256], relay[64];
+	const uint8_t	*nul;
+	size_t		 hlen;
+	int		 port = 25, r;
+
+	if ((nul = memchr(data, '\0', size)) == NULL)
+		return 0;
+	hlen = (size_t)(nul - data);
+	if (hlen >= sizeof(host))
+		return 0;
+	memcpy(host, data, hlen);
+	host[hlen] = '\0';
+	memset(relay, 'x', sizeof(relay));
+	r = route_find((const char *)nul + 1, size - hlen - 1, host, relay,
+	    sizeof(relay), &port);
+	assert(r == 0 || r == 1);
+	if (r == 1)	/* "d::26" gives "", as qmail-remote has it */
+		assert(memchr(relay, '\0', sizeof(relay)) != NULL);
 	return 0;
 }
 #endif
