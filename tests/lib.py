@@ -48,6 +48,17 @@ class Fail(Exception):
     pass
 
 
+def collector():
+    """A test module's list of tests and the decorator that fills it, for
+    tests/run.py:  TESTS, test = collector()"""
+    tests = []
+
+    def test(fn):
+        tests.append(fn)
+        return fn
+    return tests, test
+
+
 def expect(cond, msg):
     if not cond:
         raise Fail(msg)
@@ -327,6 +338,19 @@ class Client:
     def cmd(self, line):
         self.send(line + b"\r\n")
         return self.reply()
+
+    def mail(self, rcpt=b"u@example.org", body=b"Subject: t\r\n\r\nhello\r\n",
+             sender=b"a@b.org"):
+        """MAIL, RCPT and, if the recipient is taken, DATA and the body:
+        (the RCPT reply, the reply to the message or None)."""
+        expect(self.cmd(b"MAIL FROM:<" + sender + b">").startswith(b"250"),
+               "MAIL")
+        r = self.cmd(b"RCPT TO:<" + rcpt + b">")
+        if not r.startswith(b"250"):
+            return r, None
+        expect_eq(self.cmd(b"DATA"), b"354 go ahead\r\n", "DATA")
+        self.send(body + b".\r\n")
+        return r, self.reply()
 
     def rest(self, timeout=2.0):
         """Whatever arrives until EOF or a quiet spell."""

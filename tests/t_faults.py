@@ -8,15 +8,10 @@ import socket
 import ssl
 import time
 
-from lib import (Client, Server, expect, expect_eq, expect_in, expect_not_in,
-                 wait_for)
+from lib import (collector, Client, Server, expect, expect_eq, expect_in,
+                 expect_not_in, wait_for)
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = collector()
 
 
 def all_ended(srv):

@@ -14,16 +14,11 @@ import shutil
 import subprocess
 
 import postfix
-from lib import (WORK, Fail, Server, cert, expect, expect_eq, expect_in,
-                 expect_not_in, wait_for)
+from lib import (collector, WORK, Fail, Server, cert, expect, expect_eq,
+                 expect_in, expect_not_in, wait_for)
 from peers import QmailHome, names, remote
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = collector()
 
 
 def routed(port, host="127.0.0.1", **kw):

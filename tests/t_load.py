@@ -11,14 +11,10 @@ import socket
 import statistics
 import time
 
-from lib import BUILD, Server, backlog, cert, expect, expect_eq, expect_in, run
+from lib import (collector, BUILD, Server, backlog, cert, expect, expect_eq,
+                 expect_in, run)
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = collector()
 
 
 def mixmsg(i, j, maxsize):

@@ -9,18 +9,13 @@ import ssl
 import subprocess
 import time
 
-from lib import (SMTPD, Client, Server, cert, encrypted_key, expect, expect_eq,
-                 expect_in, expect_not_in, memory_holds, pem_line, pids_of,
-                 wait_for)
+from lib import (collector, SMTPD, Client, Server, cert, encrypted_key, expect,
+                 expect_eq, expect_in, expect_not_in, memory_holds, pem_line,
+                 pids_of, wait_for)
 from peers import (REMOTE, Aiosmtpd, Dnsmasq, QmailHome, Scripted, names,
                    ordinary, remote)
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = collector()
 
 
 MSG = b"Subject: test\n\nhello\n.dot line\n"

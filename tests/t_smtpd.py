@@ -12,16 +12,11 @@ import ssl
 import subprocess
 import time
 
-from lib import (Client, Fail, Server, cert, expect, expect_eq, expect_in,
-                 encrypted_key, expect_not_in, memory_holds, normalize, pem_line, pids_of,
-                 run, wait_for, SMTPD, STANDIN)
+from lib import (collector, Client, Fail, Server, cert, expect, expect_eq,
+                 expect_in, encrypted_key, expect_not_in, memory_holds,
+                 normalize, pem_line, pids_of, run, wait_for, SMTPD, STANDIN)
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+TESTS, test = collector()
 
 
 EHLO_PLAIN = (b"250-standin.example.org\r\n250-STARTTLS\r\n"
@@ -38,12 +33,9 @@ def tls_session(srv, certname=None, version=None, rcpt=b"u@example.org",
     expect_eq(c.cmd(b"STARTTLS"), b"220 ready for tls\r\n", "STARTTLS")
     c.starttls(certname, version)
     expect_eq(c.cmd(b"EHLO client.example"), EHLO_TLS, "TLS EHLO")
-    expect(c.cmd(b"MAIL FROM:<a@client.example>").startswith(b"250"), "MAIL")
-    r = c.cmd(b"RCPT TO:<" + rcpt + b">")
-    if r.startswith(b"250"):
-        expect_eq(c.cmd(b"DATA"), b"354 go ahead\r\n", "DATA")
-        c.send(body + b".\r\n")
-        expect(c.reply().startswith(b"250 ok"), "message accepted")
+    r, done = c.mail(rcpt, body, sender=b"a@client.example")
+    if done is not None:
+        expect(done.startswith(b"250 ok"), "message accepted")
     expect_eq(c.cmd(b"QUIT"), b"221 standin.example.org\r\n", "QUIT")
     c.close()
     return r
@@ -74,11 +66,9 @@ def works_under_documented_softlimit():
         c = Client(srv.port)
         c.reply()
         expect_eq(c.cmd(b"EHLO x"), EHLO_PLAIN, "plaintext EHLO")
-        c.cmd(b"MAIL FROM:<a@b.org>")
-        expect(c.cmd(b"RCPT TO:<u@example.org>").startswith(b"250"), "RCPT")
-        expect_eq(c.cmd(b"DATA"), b"354 go ahead\r\n", "DATA")
-        c.send(b"Subject: t\r\n\r\nhello\r\n.\r\n")
-        expect(c.reply().startswith(b"250 ok"), "plaintext message")
+        r, done = c.mail()
+        expect(r.startswith(b"250"), "RCPT")
+        expect(done.startswith(b"250 ok"), "plaintext message")
         c.cmd(b"QUIT")
         c.close()
         srv.idle()
