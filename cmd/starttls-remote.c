@@ -363,7 +363,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	    io_now() + ctl.timeout * 1000);
 	tlsconf_client_done(cfg);	/* the key is in OpenSSL's hands now */
 	if (r != 0) {
-		snprintf(err, sizeof(err), "%s", r == -2 ? "timed out" :
+		snprintf(err, sizeof(err), "%s", r == CONN_TIMEOUT ? "timed out" :
 		    conn_error(&smtp.conn));
 		if (policy == POLICY_VERIFY)
 			tls_quit("TLS connect failed", err, FAIL_NOQUIT);

@@ -389,7 +389,7 @@ handshake(struct session *s)
 	int	 r;
 
 	r = conn_accept(&s->cl, s->server, io_now() + opt.handshake * 1000L);
-	if (r == -2)
+	if (r == CONN_TIMEOUT)
 		log_info("TLS handshake timed out after %d seconds",
 		    opt.handshake);
 	else if (r != 0 && conn_closed(&s->cl))
@@ -406,7 +406,9 @@ plaintext(struct session *s, int *status)
 {
 	int	 how;
 
-	proxy_init(&s->px, 0, s->tlsok, opt.require, !opt.offer);
+	proxy_init(&s->px, (s->tlsok ? PROXY_OFFER : 0) |
+	    (opt.require ? PROXY_REQUIRE : 0) |
+	    (opt.offer ? 0 : PROXY_TRANSPARENT));
 	how = relay_run(&s->cl, &s->ch, &s->px, opt.idle * 1000, tls_ready,
 	    s);
 	if (how != RELAY_STARTTLS) {
@@ -431,7 +433,7 @@ tls_phase(struct session *s)
 	child_init(&s->next);
 	start(&s->ch, opt.prog, &s->tlsenv, &s->cl);
 	if (opt.smtps)
-		proxy_init(&s->px, 1, 0, 0, 0);
+		proxy_init(&s->px, PROXY_TLS);
 	else
 		proxy_restart(&s->px);
 	return finish(s, relay_run(&s->cl, &s->ch, &s->px, opt.idle * 1000,

@@ -217,7 +217,7 @@ conn_handshake(struct conn *c, long deadline)
 			return -1;
 		if (io_wait(fd, ev, deadline) != 1) {
 			if (errno == ETIMEDOUT)
-				return -2;
+				return CONN_TIMEOUT;
 			return -1;
 		}
 	}
@@ -225,7 +225,7 @@ conn_handshake(struct conn *c, long deadline)
 
 /*
  * Server side of the handshake.  Returns 0, -1 on a TLS failure (see
- * conn_error), -2 on timeout.
+ * conn_error), CONN_TIMEOUT.
  */
 int
 conn_accept(struct conn *c, struct tls *server, long deadline)

@@ -13,7 +13,8 @@
 
 #include <stddef.h>
 
-#define CONN_AGAIN	(-2)
+#define CONN_AGAIN	(-2)	/* read/write: poll, then try again */
+#define CONN_TIMEOUT	(-3)	/* handshake: the deadline passed */
 
 struct tls;
 

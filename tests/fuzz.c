@@ -166,8 +166,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&tochild, m[1], SZ);
 	buf_init(&chout, m[2], SZ);
 	buf_init(&toclient, m[3], SZ);
-	proxy_init(&px, data[0] & 1, (data[0] >> 1) & 1, (data[0] >> 2) & 1,
-	    (data[0] >> 3) & 1);
+	proxy_init(&px, data[0] & (PROXY_TLS | PROXY_OFFER | PROXY_REQUIRE |
+	    PROXY_TRANSPARENT));
 	if (data[0] & 16)
 		proxy_restart(&px);
 	for (i = 1; i < size; i += n) {

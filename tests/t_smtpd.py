@@ -480,11 +480,8 @@ def pitfall4_rfc3207_rules():
         expect_not_in(b"STARTTLS", r, "advertised without a certificate")
         expect_eq(c.cmd(b"STARTTLS"), b"454 TLS not available (#4.7.0)\r\n",
                   "STARTTLS")
-        c.cmd(b"MAIL FROM:<a@b.org>")
-        c.cmd(b"RCPT TO:<u@example.org>")
-        c.cmd(b"DATA")
-        c.send(b"Subject: plain\r\n\r\nstill works\r\n.\r\n")
-        expect(c.reply().startswith(b"250 ok"), "message after 454")
+        _, done = c.mail(body=b"Subject: plain\r\n\r\nstill works\r\n")
+        expect(done.startswith(b"250 ok"), "message after 454")
         c.close()
         srv.idle()
         expect_in("TLS not available: unable to read servercert.pem",
@@ -599,11 +596,8 @@ def pitfall7_bare_lf_ends_session_no_starttls():
         c = Client(srv.port)
         c.reply()
         c.cmd(b"EHLO x")
-        c.cmd(b"MAIL FROM:<a@b.org>")
-        c.cmd(b"RCPT TO:<u@example.org>")
-        c.cmd(b"DATA")
-        c.send(b"line one\nSTARTTLS\r\n.\r\n")
-        expect_eq(c.reply(), b"451 See https://cr.yp.to/docs/smtplf.html.\r\n",
+        _, done = c.mail(body=b"line one\nSTARTTLS\r\n")
+        expect_eq(done, b"451 See https://cr.yp.to/docs/smtplf.html.\r\n",
                   "bare LF")
         expect_eq(c.rest(2), b"", "nothing after the 451 (no 220)")
         c.close()
@@ -722,11 +716,8 @@ def twenty_megabytes_8bit_byte_identical():
         c.cmd(b"STARTTLS")
         c.starttls()
         c.cmd(b"EHLO x")
-        c.cmd(b"MAIL FROM:<a@b.org>")
-        c.cmd(b"RCPT TO:<u@example.org>")
-        expect_eq(c.cmd(b"DATA"), b"354 go ahead\r\n", "DATA")
-        c.send(stuffed + b".\r\n")
-        expect(c.reply().startswith(b"250 ok"), "accepted")
+        _, done = c.mail(body=stuffed)
+        expect(done.startswith(b"250 ok"), "accepted")
         c.close()
         msg = srv.messages()[0][2]
         got = msg.split(b"\n", 2)[2]

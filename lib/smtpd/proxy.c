@@ -78,20 +78,16 @@ tag_pop(struct proxy *p)
 	p->ntags--;
 }
 
-/*
- * tls: the client side is already TLS (implicit TLS, port 465).
- * offer: TLS is configured and may be offered.  require: UCSPITLS="!".
- * transparent: UCSPITLS="-", we only pass bytes.
- */
+/* mode: enum proxy_mode flags, or-ed. */
 void
-proxy_init(struct proxy *p, int tls, int offer, int require, int transparent)
+proxy_init(struct proxy *p, int mode)
 {
 	memset(p, 0, sizeof(*p));
 	p->state = PROXY_COMMAND;
-	p->tls = tls;
-	p->offer = offer && !tls;
-	p->require = require && !tls;
-	p->transparent = transparent;
+	p->tls = (mode & PROXY_TLS) != 0;
+	p->offer = (mode & PROXY_OFFER) && !p->tls;
+	p->require = (mode & PROXY_REQUIRE) && !p->tls;
+	p->transparent = (mode & PROXY_TRANSPARENT) != 0;
 	tag_push(p, TAG_OTHER);		/* the greeting */
 }
 
@@ -99,7 +95,7 @@ proxy_init(struct proxy *p, int tls, int offer, int require, int transparent)
 void
 proxy_restart(struct proxy *p)
 {
-	proxy_init(p, 1, 0, 0, 0);
+	proxy_init(p, PROXY_TLS);
 	p->tag[p->taghead] = TAG_SWALLOW;
 }
 

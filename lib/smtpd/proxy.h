@@ -66,7 +66,16 @@ enum proxy_next {
 	PROXY_NEXT_END		/* the session is over */
 };
 
-void	proxy_init(struct proxy *, int, int, int, int);
+/* How a session starts (proxy_init), or-ed together */
+enum proxy_mode {
+	PROXY_PLAIN = 0,	/* plaintext, STARTTLS refused with 454 */
+	PROXY_TLS = 0x1,	/* the client side is TLS already (port 465) */
+	PROXY_OFFER = 0x2,	/* TLS can be had: offer STARTTLS */
+	PROXY_REQUIRE = 0x4,	/* UCSPITLS="!": no mail before STARTTLS */
+	PROXY_TRANSPARENT = 0x8	/* UCSPITLS="-": pass bytes untouched */
+};
+
+void	proxy_init(struct proxy *, int);
 void	proxy_restart(struct proxy *);
 void	proxy_tlsready(struct proxy *, int, struct buf *);
 int	proxy_reading(const struct proxy *);

@@ -16,7 +16,9 @@ static void
 rig(int tls, int offer, int require, int transparent)
 {
 	tlsready = 1;
-	proxy_init(&P, tls, offer, require, transparent);
+	proxy_init(&P, (tls ? PROXY_TLS : 0) | (offer ? PROXY_OFFER : 0) |
+	    (require ? PROXY_REQUIRE : 0) |
+	    (transparent ? PROXY_TRANSPARENT : 0));
 	buf_init(&IN, m_in, sizeof(m_in));
 	buf_init(&TOCHILD, m_tochild, sizeof(m_tochild));
 	buf_init(&CHOUT, m_chout, sizeof(m_chout));
