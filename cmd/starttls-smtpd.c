@@ -43,6 +43,10 @@
 #define CONTROLDIR	"/var/qmail/control"
 #endif
 
+#ifndef RECEIVED_PROGRAM
+#define RECEIVED_PROGRAM	"/usr/local/bin/starttls-received"
+#endif
+
 #define GRACE_MS	2000	/* for the server to exit once its input ends */
 #define FAREWELL_MS	10000	/* for a last reply or TLS close_notify */
 
@@ -56,8 +60,9 @@ static struct {
 	long		 uid, gid;	/* to become when started as root */
 	int		 offer;		/* UCSPITLS="": offer STARTTLS */
 	int		 require;	/* UCSPITLS="!": and require it */
+	const char	*received;	/* the queue program that stamps TLS */
 	char		**prog;		/* the server behind us */
-} opt = { NULL, 0, 1800, 60, -1, -1, 1, 0, NULL };
+} opt = { NULL, 0, 1800, 60, -1, -1, 1, 0, RECEIVED_PROGRAM, NULL };
 
 /* Everything one session holds. */
 struct session {
@@ -71,14 +76,16 @@ struct session {
 	struct certid_trust	 trust;
 	struct tls		*server;	/* set up when first needed */
 	int			 tlsok;		/* TLS may be had */
+	const char		*qmailqueue;	/* $QMAILQUEUE as it came */
+	int			 stamp;		/* opt.received can be run */
 };
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: starttls-smtpd [-sUV] [-c controldir] "
-	    "[-t timeout] [-T handshake-timeout] [-u uid] [-g gid] "
-	    "prog [arg ...]\n");
+	fprintf(stderr, "usage: starttls-smtpd [-RsUV] [-c controldir] "
+	    "[-Q received-program] [-t timeout] [-T handshake-timeout] "
+	    "[-u uid] [-g gid] prog [arg ...]\n");
 	exit(100);
 }
 
@@ -167,8 +174,29 @@ narrow(const struct child *ch, const struct child *next)
  * the environment the standby holds.  It takes these names and no others.
  */
 static const char *const tlsvars[] = {
-	"SSL_*", "RELAYCLIENT", "RBLSMTPD", "TCPREMOTEINFO", NULL
+	"SSL_*", "RELAYCLIENT", "RBLSMTPD", "TCPREMOTEINFO", "QMAILQUEUE",
+	"STARTTLS_QMAILQUEUE", NULL
 };
+
+/*
+ * qmail-smtpd's Received field is to say TLS: its queue program becomes
+ * starttls-received, which runs the one it would have run.
+ */
+static void
+tls_received(struct session *s)
+{
+	if (opt.received == NULL)
+		return;
+	if (!s->stamp) {
+		log_info("Received field without TLS: unable to run %s%s",
+		    opt.received, opt.received[0] == '/' ? "" :
+		    " (not an absolute path)");
+		return;
+	}
+	env_set(&s->tlsenv, "QMAILQUEUE", opt.received);
+	if (s->qmailqueue != NULL)
+		env_set(&s->tlsenv, "STARTTLS_QMAILQUEUE", s->qmailqueue);
+}
 
 static void
 tls_environment(struct conn *cl, struct env *e, struct certid_trust *trust)
@@ -263,7 +291,9 @@ options(int argc, char *argv[])
 	int		 c;
 
 	opt.controldir = getenv("STARTTLS_CONTROLDIR");
-	while ((c = getopt(argc, argv, "+c:st:T:Uu:g:V")) != -1) {
+	if ((opt.received = getenv("STARTTLS_RECEIVED")) == NULL)
+		opt.received = RECEIVED_PROGRAM;
+	while ((c = getopt(argc, argv, "+c:Q:Rst:T:Uu:g:V")) != -1) {
 		switch (c) {
 		case 'V':
 			printf("starttls-smtpd %s (sandbox: %s)\n", VERSION,
@@ -281,6 +311,12 @@ options(int argc, char *argv[])
 			break;
 		case 'c':
 			opt.controldir = optarg;
+			break;
+		case 'Q':
+			opt.received = optarg;
+			break;
+		case 'R':
+			opt.received = NULL;
 			break;
 		case 's':
 			opt.smtps = 1;
@@ -300,6 +336,8 @@ options(int argc, char *argv[])
 		usage();
 	if (opt.controldir == NULL || *opt.controldir == '\0')
 		opt.controldir = CONTROLDIR;
+	if (opt.received != NULL && *opt.received == '\0')
+		opt.received = NULL;
 	if (getenv("SMTPS") != NULL && *getenv("SMTPS") != '\0')
 		opt.smtps = 1;
 	if ((policy = getenv("UCSPITLS")) == NULL)
@@ -312,10 +350,16 @@ options(int argc, char *argv[])
 		log_info("unknown UCSPITLS=%s, offering TLS", policy);
 }
 
-/* The servers see neither our settings nor TLS facts from elsewhere. */
+/*
+ * The servers see neither our settings nor TLS facts from elsewhere.
+ * Whether starttls-received can be run is asked now, while we may.
+ */
 static void
 environment(struct session *s)
 {
+	s->qmailqueue = getenv("QMAILQUEUE");
+	s->stamp = opt.received != NULL && opt.received[0] == '/' &&
+	    access(opt.received, X_OK) == 0;
 	if (env_init(&s->env, environ) == -1 ||
 	    env_init(&s->tlsenv, (char *[]){ NULL }) == -1)
 		log_fatal(111, "unable to copy environment: %s",
@@ -324,6 +368,8 @@ environment(struct session *s)
 	env_unset(&s->env, "TLSCIPHERS");
 	env_unset(&s->env, "UCSPITLS");
 	env_unset(&s->env, "STARTTLS_CONTROLDIR");
+	env_unset(&s->env, "STARTTLS_RECEIVED");
+	env_unset(&s->env, "STARTTLS_QMAILQUEUE");
 	env_unset_prefix(&s->env, "SSL_");
 }
 
@@ -429,6 +475,7 @@ tls_phase(struct session *s)
 	if ((opt.smtps && !tls_ready(s)) || handshake(s) != 0)
 		return 111;
 	tls_environment(&s->cl, &s->tlsenv, &s->trust);
+	tls_received(s);
 	s->ch = s->next;
 	child_init(&s->next);
 	start(&s->ch, opt.prog, &s->tlsenv, &s->cl);

@@ -13,6 +13,7 @@
  *   reply    the SMTP client's reply reader and keyword check
  *   dns      DNS answer parsing (MX and A records)
  *   route    control/smtproutes: the host, a NUL, then the file
+ *   received the head of a message: qmail-smtpd's Received field or not
  *
  * Any assert() that fails, and anything a sanitizer sees, is a finding.
  */
@@ -375,6 +376,44 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	iw.af = AF_INET6;
 	(void)walk(data, (int)size, T_AAAA, ip_rr, &iw);
 	assert(l.n <= DNS_MAXADDR);
+	return 0;
+}
+#endif
+
+#ifdef FUZZ_received
+#include "received.h"
+
+/*
+ * The head of a message (remote input: a client's HELO is in it): a
+ * match must point at "SMTP; " inside the bytes given, a cut-off prefix
+ * of a match must ask for more, and the protocol text must fit.
+ */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char		*s = (const char *)data;
+	enum received_head	 r;
+	size_t			 word = 0, wordlen = 0, w2, l2, n;
+	const char		*end;
+	char			 out[256];
+
+	r = received_find(s, size, &word, &wordlen);
+	assert(r == RECEIVED_MORE || r == RECEIVED_OTHER ||
+	    r == RECEIVED_QMAIL);
+	if (r == RECEIVED_QMAIL) {
+		assert(wordlen == 4 && word + 6 <= size);
+		assert(memcmp(s + word, "SMTP; ", 6) == 0);
+		/* the field ends at the first newline after the word */
+		end = memchr(s + word, '\n', size - word);
+		assert(end != NULL);
+		n = (size_t)(end - s) + 1;
+		assert(received_find(s, n, &w2, &l2) == RECEIVED_QMAIL &&
+		    w2 == word);
+		assert(received_find(s, n - 1, &w2, &l2) == RECEIVED_MORE);
+	}
+	if (size > 0 && memchr(data, '\0', size) == data + size - 1)
+		assert(received_protocol(out, sizeof(out), s, s, s) < 0 ||
+		    strlen(out) < sizeof(out));
 	return 0;
 }
 #endif

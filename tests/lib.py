@@ -21,6 +21,8 @@ BUILD = os.path.abspath(os.environ.get("STARTTLS_BUILD") or
                         os.path.join(TOP, "build"))
 SMTPD = os.path.join(BUILD, "starttls-smtpd")
 STANDIN = os.path.join(BUILD, "qmail-smtpd-standin")
+QUEUE = os.path.join(BUILD, "qmail-queue-standin")
+RECEIVED = os.path.join(BUILD, "starttls-received")
 ODD = os.path.join(TOP, "tests", "oddserver.py")
 WORK = tempfile.mkdtemp(prefix="starttls-test.")
 CERTS = os.path.join(WORK, "certs")
@@ -163,6 +165,8 @@ class Server:
         self.rec = os.path.join(self.dir, "rec")
         self.logpath = os.path.join(self.dir, "log")
         os.makedirs(self.control)
+        os.makedirs(os.path.join(self.home, "bin"))
+        os.symlink(QUEUE, os.path.join(self.home, "bin", "qmail-queue"))
         os.makedirs(self.rec)
         os.chmod(self.rec, 0o777)      # the servers write their records
         files = {
@@ -185,11 +189,13 @@ class Server:
         self.env = dict(os.environ)
         for k in list(self.env):
             if k.startswith("SSL_") or k in ("SMTPS", "UCSPITLS",
-                                             "TLSCIPHERS", "RELAYCLIENT"):
+                                             "TLSCIPHERS", "RELAYCLIENT",
+                                             "QMAILQUEUE"):
                 del self.env[k]
         self.env.update({"STANDIN_HOME": self.home,
                          "STANDIN_RECORD": self.rec,
-                         "STARTTLS_CONTROLDIR": self.control})
+                         "STARTTLS_CONTROLDIR": self.control,
+                         "STARTTLS_RECEIVED": RECEIVED})
         self.env.update(env or {})
         self.rules = rules
         self.tcpopts = AS_USER + backlog(tcpopts) + list(tcpopts)

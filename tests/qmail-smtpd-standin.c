@@ -4,8 +4,12 @@
  * It speaks SMTP on stdin/stdout as notqmail's qmail-smtpd does: the same
  * command parser (commands.c), reply texts, output buffering and flush
  * points, DATA state machine (blast()), Received line (received.c), and
- * control-file and environment handling.  Instead of running qmail-queue
- * it records what it read and what it would have queued.
+ * control-file and environment handling, and runs the queue program as
+ * qmail.c does: $QMAILQUEUE or bin/qmail-queue, by execv() in the qmail
+ * home, the message on a pipe to its fd 0 and the envelope on one to its
+ * fd 1, its exit code told as qmail_close() tells it.  The tests install
+ * tests/qmail-queue-standin.c as bin/qmail-queue, which records what it
+ * would have queued.
  *
  * Interface (no arguments):
  *	$STANDIN_HOME	fake qmail home (default /var/qmail); control/me,
@@ -14,21 +18,15 @@
  *	$STANDIN_RECORD	directory for records (unset: record nothing):
  *			<pid>.env	environment at start, VAR=value lines
  *			<pid>.in	every byte read from stdin, raw
- *			<pid>.<n>.msg	accepted message n, as qmail-queue
- *					would get it (Received line, body)
- *			<pid>.<n>.envelope
- *					F<sender>, then one T<rcpt> line each
  *			<pid>.exit	exit code
- *			All but .in appear by rename(2); .envelope after
- *			.msg.  An unopenable directory means exit 111.
+ *			All but .in appear by rename(2).  An unopenable
+ *			directory means exit 111.
  *	TCPLOCALIP, TCPLOCALHOST, TCPREMOTEIP, TCPREMOTEHOST, TCPREMOTEINFO,
- *	RELAYCLIENT, DATABYTES as for qmail-smtpd.
+ *	RELAYCLIENT, DATABYTES, QMAILQUEUE as for qmail-smtpd.
  *
  * Deliberate simplifications:
- *	- no badmailfrom, no morercpthosts.cdb, no $QMAILQUEUE;
- *	- "qp" in "250 ok <time> qp <n>" is this process's pid;
- *	- qmail-queue's exit codes are not simulated: failing to write the
- *	  records gives "451 qq write error or disk full (#4.3.0)";
+ *	- no badmailfrom, no morercpthosts.cdb;
+ *	- fork() where qmail.c has vfork();
  *	- for control/localiphost, "my addresses" are 0.0.0.0, 127.0.0.1 and
  *	  $TCPLOCALIP rather than every interface address.
  */
@@ -36,6 +34,7 @@
 #include <sys/types.h>
 #include <sys/select.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,15 +60,26 @@ static int	 timeout = 1200;
 static unsigned int databytes, bytestooverflow;
 static struct buf greeting, liphost, rcpthosts, helohost, addr, mailfrom;
 static struct buf rcptto, line;
-static int	 liphostok, flagrh, seenmail, flagerr;
+static int	 liphostok, flagrh, seenmail;
 static const char *remoteip, *remotehost, *remoteinfo, *local;
 static const char *relayclient, *fakehelo;
 
-static char	 outbuf[512], inbuf[1024], msgbuf[8192];
-static size_t	 outlen, inpos, inlen, msglen;
-static int	 recfd = -1, infd = -1, msgfd = -1, msgnum = 1;
+static char	 outbuf[512], inbuf[1024];
+static size_t	 outlen, inpos, inlen;
+static int	 recfd = -1, infd = -1;
 static long	 pid;
-static char	 msgtmp[64];
+static const char *home;
+
+/* struct qmail: the queue program, its two pipes and qmail_put()'s buffer */
+static struct {
+	pid_t	 pid;
+	int	 fdm;		/* the message, to its fd 0 */
+	int	 fde;		/* the envelope, to its fd 1 */
+	int	 fd;		/* the one being written */
+	int	 flagerr;
+	char	 buf[1024];
+	size_t	 len;
+} qq;
 
 static int
 writeall(int fd, const char *s, size_t len)
@@ -114,10 +124,6 @@ leave(int code)
 {
 	char name[64], s[16];
 
-	if (msgfd != -1) {
-		close(msgfd);
-		unlinkat(recfd, msgtmp, 0);
-	}
 	snprintf(name, sizeof(name), "%ld.exit", pid);
 	snprintf(s, sizeof(s), "%d\n", code);
 	rec_write(name, s, strlen(s));
@@ -612,27 +618,156 @@ smtp_rcpt(char *arg)
 	}
 	buf_addc(&rcptto, 'T');
 	buf_adds(&rcptto, addr.s);
-	buf_addc(&rcptto, '\n');
+	buf_addc(&rcptto, '\0');
 	out("250 ok\r\n");
 }
 
-/* qmail_put(): into the temporary .msg file; nothing once it failed. */
+/* qmail.c's fd_move(): to becomes from, from is closed */
+static int
+fd_move(int to, int from)
+{
+	if (to == from)
+		return 0;
+	if (dup2(from, to) == -1)
+		return -1;
+	close(from);
+	return 0;
+}
+
+/* qmail_open() */
+static int
+qmail_open(void)
+{
+	char	*argv[2] = { "bin/qmail-queue", NULL };
+	int	 pim[2], pie[2];
+
+	if (pipe(pim) == -1)
+		return -1;
+	if (pipe(pie) == -1) {
+		close(pim[0]);
+		close(pim[1]);
+		return -1;
+	}
+	switch (qq.pid = fork()) {
+	case -1:
+		close(pim[0]);
+		close(pim[1]);
+		close(pie[0]);
+		close(pie[1]);
+		return -1;
+	case 0:
+		close(pim[1]);
+		close(pie[1]);
+		if (fd_move(0, pim[0]) == -1)
+			_exit(120);
+		if (fd_move(1, pie[0]) == -1)
+			_exit(120);
+		if (chdir(home) == -1)
+			_exit(61);
+		if (getenv("QMAILQUEUE") != NULL)
+			argv[0] = getenv("QMAILQUEUE");
+		execv(argv[0], argv);
+		_exit(120);
+	}
+	qq.fdm = pim[1];
+	close(pim[0]);
+	qq.fde = pie[1];
+	close(pie[0]);
+	qq.fd = qq.fdm;
+	qq.len = 0;
+	qq.flagerr = 0;
+	return 0;
+}
+
+/* substdio_flush() on the pipe being written */
+static int
+qflush(void)
+{
+	int r = writeall(qq.fd, qq.buf, qq.len);
+
+	qq.len = 0;
+	return r;
+}
+
+/* qmail_put(): substdio_put(), nothing once it failed */
 static void
 qput(const char *s, size_t len)
 {
-	if (flagerr || msgfd == -1)
+	if (qq.flagerr)
 		return;
-	if (len > sizeof(msgbuf) - msglen) {
-		if (writeall(msgfd, msgbuf, msglen) == -1)
-			flagerr = 1;
-		msglen = 0;
+	if (len > sizeof(qq.buf) - qq.len) {
+		if (qflush() == -1) {
+			qq.flagerr = 1;
+			return;
+		}
+		if (len > sizeof(qq.buf)) {
+			if (writeall(qq.fd, s, len) == -1)
+				qq.flagerr = 1;
+			return;
+		}
 	}
-	if (len > sizeof(msgbuf)) {
-		if (writeall(msgfd, s, len) == -1)
-			flagerr = 1;
-	} else {
-		memcpy(msgbuf + msglen, s, len);
-		msglen += len;
+	memcpy(qq.buf + qq.len, s, len);
+	qq.len += len;
+}
+
+/* qmail_from(): the message is over, the envelope begins */
+static void
+qmail_from(const char *s)
+{
+	if (qflush() == -1)
+		qq.flagerr = 1;
+	close(qq.fdm);
+	qq.fd = qq.fde;
+	qput("F", 1);
+	qput(s, strlen(s));
+	qput("", 1);
+}
+
+/* qmail_close(): "" when queued, else Z or D and the text */
+static const char *
+qmail_close(void)
+{
+	int wstat, exitcode;
+
+	qput("", 1);
+	if (!qq.flagerr && qflush() == -1)
+		qq.flagerr = 1;
+	close(qq.fde);
+	while (waitpid(qq.pid, &wstat, 0) == -1)
+		if (errno != EINTR)
+			return "Zqq waitpid surprise (#4.3.0)";
+	if (WIFSIGNALED(wstat))
+		return "Zqq crashed (#4.3.0)";
+	exitcode = WEXITSTATUS(wstat);
+	switch (exitcode) {
+	case 115:
+	case 11: return "Denvelope address too long for qq (#5.1.3)";
+	case 31: return "Dmail server permanently rejected message (#5.3.0)";
+	case 51: return "Zqq out of memory (#4.3.0)";
+	case 52: return "Zqq timeout (#4.3.0)";
+	case 53: return "Zqq write error or disk full (#4.3.0)";
+	case 0: if (!qq.flagerr) return "";
+		/* FALLTHROUGH */
+	case 54: return "Zqq read error (#4.3.0)";
+	case 55: return "Zqq unable to read configuration (#4.3.0)";
+	case 56: return "Zqq trouble making network connection (#4.3.0)";
+	case 61: return "Zqq trouble in home directory (#4.3.0)";
+	case 63:
+	case 64:
+	case 65:
+	case 66:
+	case 62: return "Zqq trouble creating files in queue (#4.3.0)";
+	case 71: return "Zmail server temporarily rejected message (#4.3.0)";
+	case 72: return "Zconnection to mail server timed out (#4.4.1)";
+	case 73: return "Zconnection to mail server rejected (#4.4.1)";
+	case 74: return "Zcommunication with mail server failed (#4.4.2)";
+	case 91:
+	case 81: return "Zqq internal bug (#4.3.0)";
+	case 120: return "Zunable to exec qq (#4.3.0)";
+	default:
+		if (exitcode >= 11 && exitcode <= 40)
+			return "Dqq permanent problem (#5.3.0)";
+		return "Zqq temporary problem (#4.3.0)";
 	}
 }
 
@@ -640,7 +775,7 @@ static void
 put(char c)
 {
 	if (bytestooverflow && !--bytestooverflow)
-		flagerr = 1;
+		qq.flagerr = 1;		/* qmail_fail() */
 	qput(&c, 1);
 }
 
@@ -651,7 +786,7 @@ safeput(struct buf *b, const char *s)
 
 	for (; (c = (unsigned char)*s) != '\0'; s++)
 		buf_addc(b, ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr(".@%+/=:-[]", c)) ?
+		    (c >= '0' && c <= '9') || strchr(".@%+/=:-", c)) ?
 		    (char)c : '?');
 }
 
@@ -764,11 +899,22 @@ blast(void)
 	}
 }
 
+/* acceptmessage() */
+static void
+acceptmessage(pid_t qp)
+{
+	char reply[64];
+
+	snprintf(reply, sizeof(reply), "250 ok %lld qp %ld\r\n",
+	    (long long)time(NULL), (long)qp);
+	out(reply);
+}
+
 static void
 smtp_data(char *arg)
 {
-	struct buf env = { NULL, 0, 0 };
-	char name[64], reply[64];
+	const char *qqx;
+	pid_t qp;
 	int hops;
 
 	(void)arg;
@@ -783,54 +929,37 @@ smtp_data(char *arg)
 	seenmail = 0;
 	if (databytes)
 		bytestooverflow = databytes + 1;
-	flagerr = 0;
-	msglen = 0;
-	snprintf(msgtmp, sizeof(msgtmp), ".tmp.%ld.%d.msg", pid, msgnum);
-	if (recfd != -1 && (msgfd = openat(recfd, msgtmp,
-	    O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1)
-		flagerr = 1;
+	if (qmail_open() == -1) {
+		out("451 qqt failure (#4.3.0)\r\n");
+		return;
+	}
+	qp = qq.pid;
 	out("354 go ahead\r\n");
 
 	received();
-	if ((hops = (blast() >= MAXHOPS)))
-		flagerr = 1;
-	snprintf(name, sizeof(name), "%ld.%d.msg", pid, msgnum);
-	if (msgfd != -1) {
-		if (!flagerr && writeall(msgfd, msgbuf, msglen) == -1)
-			flagerr = 1;
-		if (close(msgfd) == -1)
-			flagerr = 1;
-		msgfd = -1;
-		if (flagerr || renameat(recfd, msgtmp, recfd, name) == -1) {
-			unlinkat(recfd, msgtmp, 0);
-			flagerr = 1;
-		}
+	hops = blast() >= MAXHOPS;
+	if (hops)
+		qq.flagerr = 1;		/* qmail_fail() */
+	qmail_from(mailfrom.s != NULL ? mailfrom.s : "");
+	qput(rcptto.s, rcptto.len);
+
+	qqx = qmail_close();
+	if (!*qqx) {
+		acceptmessage(qp);
+		return;
 	}
-	if (!flagerr) {
-		buf_addc(&env, 'F');
-		buf_adds(&env, mailfrom.s != NULL ? mailfrom.s : "");
-		buf_addc(&env, '\n');
-		buf_add(&env, rcptto.s, rcptto.len);
-		snprintf(reply, sizeof(reply), "%ld.%d.envelope", pid, msgnum);
-		if (rec_write(reply, env.s, env.len) == -1) {
-			if (recfd != -1)
-				unlinkat(recfd, name, 0);
-			flagerr = 1;
-		}
-		free(env.s);
-	}
-	if (!flagerr) {
-		msgnum++;
-		snprintf(reply, sizeof(reply), "250 ok %lld qp %ld\r\n",
-		    (long long)time(NULL), pid);
-		out(reply);
-	} else if (hops)
+	if (hops) {
 		out("554 too many hops, this message is looping (#5.4.6)\r\n");
-	else if (databytes && !bytestooverflow)
+		return;
+	}
+	if (databytes && !bytestooverflow) {
 		out("552 sorry, that message size exceeds my databytes limit "
 		    "(#5.3.4)\r\n");
-	else
-		out("451 qq write error or disk full (#4.3.0)\r\n");
+		return;
+	}
+	out(*qqx == 'D' ? "554 " : "451 ");
+	out(qqx + 1);
+	out("\r\n");
 }
 
 static const struct {
@@ -878,7 +1007,7 @@ record_start(void)
 			buf_adds(&fds, target);
 			buf_addc(&fds, '\n');
 		}
-	if ((recfd = open(dir, O_RDONLY | O_DIRECTORY)) == -1) {
+	if ((recfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		fprintf(stderr, "qmail-smtpd-standin: %s: %s\n", dir,
 		    strerror(errno));
 		_exit(111);
@@ -894,14 +1023,13 @@ record_start(void)
 	rec_write(name, fds.s, fds.len);
 	free(fds.s);
 	snprintf(name, sizeof(name), "%ld.in", pid);
-	infd = openat(recfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
+	infd = openat(recfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
 	    0644);
 }
 
 int
 main(void)
 {
-	const char *home;
 	char *verb, *arg;
 	size_t i;
 	char c;
