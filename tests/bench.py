@@ -138,6 +138,7 @@ class Run:
         self.nulllog = os.path.join(self.dir, "null.log")
         self.mlog = os.path.join(self.dir, "measure.log")
         self.env = dict(os.environ, STANDIN_HOME=work, STANDIN_RECORD=self.rec,
+                        STARTTLS_RECEIVED=lib.RECEIVED,
                         STARTTLS_CONTROLDIR=os.path.join(work, "control"),
                         NULLSMTPD_LOG=self.nulllog)
 
@@ -282,6 +283,8 @@ def bench(work, a):
         with open(os.path.join(work, "control", name), "w") as f:
             f.write(text)
     shutil.copy(lib.cert("servercert.pem"), os.path.join(work, "control"))
+    os.makedirs(os.path.join(work, "bin"))
+    os.symlink(lib.QUEUE, os.path.join(work, "bin", "qmail-queue"))
     pem = os.path.join(work, "tlswrapper.pem")
     with open(pem, "w") as f:
         for part in ("server.key", "server.pem", "ca.pem"):

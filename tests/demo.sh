@@ -22,8 +22,10 @@ say() { printf '\n=== %s\n' "$*"; }
 
 say "throw-away certificates (CA, server, client good@example.com)"
 sh "$top/tests/mkcerts.sh" "$work/certs"
-mkdir -p "$work/qmail/control" "$work/queue"
+mkdir -p "$work/qmail/control" "$work/qmail/bin" "$work/queue"
 chmod 777 "$work/queue"
+# qmail-smtpd's queue program: here a stand-in that records the message
+ln -s "$top/build/qmail-queue-standin" "$work/qmail/bin/qmail-queue"
 cp "$work/certs/servercert.pem" "$work/certs/clientca.pem" \
     "$work/qmail/control/"
 echo good@example.com > "$work/qmail/control/tlsclients"
@@ -32,11 +34,12 @@ echo example.org > "$work/qmail/control/rcpthosts"
 ls -l "$work/qmail/control"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-say "tcpserver 127.0.0.1 $port starttls-smtpd qmail-smtpd-standin"
+say "tcpserver 127.0.0.1 $port starttls-smtpd -Q starttls-received qmail-smtpd-standin"
 STARTTLS_CONTROLDIR=$work/qmail/control STANDIN_HOME=$work/qmail \
     STANDIN_RECORD=$work/queue \
     tcpserver -v -R -H -l localhost $asuser 127.0.0.1 "$port" \
-    "$top/build/starttls-smtpd" "$top/build/qmail-smtpd-standin" \
+    "$top/build/starttls-smtpd" -Q "$top/build/starttls-received" \
+    "$top/build/qmail-smtpd-standin" \
     >"$work/log" 2>&1 &
 pid=$!
 i=0
@@ -60,10 +63,11 @@ say "what qmail-smtpd saw after the handshake"
 env=$(ls -t "$work/queue"/*.env | head -1)
 grep -E '^(SSL_PROTOCOL|SSL_CIPHER|SSL_CLIENT_VERIFY|SSL_CLIENT_S_DN_Email|RELAYCLIENT|TCPREMOTEINFO)=' "$env"
 
-say "the message as it would enter the queue"
+say "the message as it would enter the queue (starttls-received put TLS in qmail-smtpd's Received field)"
 cat "$work/queue"/*.envelope
 echo
 cat "$work/queue"/*.msg
 
 grep -q 'relay granted to good@example.com' "$work/log"
+grep -q 'with ESMTPS (TLSv1' "$work/queue"/*.msg
 say "demo done: RELAYCLIENT was granted by the certificate; everything is stopped"
