@@ -199,7 +199,8 @@ tls_received(struct session *s)
 }
 
 static void
-tls_environment(struct conn *cl, struct env *e, struct certid_trust *trust)
+tls_environment(struct conn *cl, struct env *e, struct certid_trust *trust,
+    const char *certfile)
 {
 	struct certid	 id;
 	const uint8_t	*pem;
@@ -208,8 +209,8 @@ tls_environment(struct conn *cl, struct env *e, struct certid_trust *trust)
 	int		 r;
 
 	sni = tls_conn_servername(cl->tls);
-	log_info("tls %s %s sni=%s", tls_conn_version(cl->tls),
-	    tls_conn_cipher(cl->tls), sni != NULL ? sni : "-");
+	log_info("tls %s %s sni=%s cert=%s", tls_conn_version(cl->tls),
+	    tls_conn_cipher(cl->tls), sni != NULL ? sni : "-", certfile);
 	env_set(e, "SSL_PROTOCOL", tls_conn_version(cl->tls));
 	env_set(e, "SSL_CIPHER", tls_conn_cipher(cl->tls));
 	if (sni != NULL)
@@ -415,7 +416,9 @@ spawn(struct session *s)
 
 /*
  * The relay's answer to an accepted STARTTLS (relay.h): TLS is set up
- * now, under the sandbox, from the bytes read_keys() kept.
+ * now, under the sandbox, from the bytes read_keys() kept.  With
+ * certificates per server name, which one is known only from the
+ * client's hello: then it waits for that (server_for()).
  */
 static int
 tls_ready(void *arg)
@@ -423,18 +426,48 @@ tls_ready(void *arg)
 	struct session	*s = arg;
 	char		 err[512];
 
-	if ((s->server = tlsconf_server_make(&s->keys, err,
+	if (s->keys.nnamed > 0)
+		return 1;
+	if ((s->server = tlsconf_server_make(&s->keys, NULL, err,
 	    sizeof(err))) == NULL)
 		log_info("TLS not available: %s", err);
 	return s->server != NULL;
 }
 
+/*
+ * The server context for the name the client asked for: its own
+ * certificate, or servercert.pem when it has none or that one fails.
+ */
+static int
+server_for(struct session *s, const char *name)
+{
+	char	 err[512];
+
+	if (s->server != NULL)
+		return 0;
+	if (*name != '\0' && (s->server = tlsconf_server_make(&s->keys,
+	    name, err, sizeof(err))) == NULL && strstr(err, "servercerts/"))
+		log_info("%s; servercert.pem instead", err);
+	if (s->server == NULL && (s->server = tlsconf_server_make(&s->keys,
+	    NULL, err, sizeof(err))) == NULL) {
+		log_info("TLS not available: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 handshake(struct session *s)
 {
+	char	 name[TLSCONF_NAME_MAX + 2];
+	long	 deadline = io_now() + opt.handshake * 1000L;
 	int	 r;
 
-	r = conn_accept(&s->cl, s->server, io_now() + opt.handshake * 1000L);
+	r = conn_hello(&s->cl, deadline, name, sizeof(name));
+	if (r == 0 && server_for(s, name) == -1)
+		return -1;
+	if (r == 0)
+		r = conn_accept(&s->cl, s->server, deadline);
 	if (r == CONN_TIMEOUT)
 		log_info("TLS handshake timed out after %d seconds",
 		    opt.handshake);
@@ -474,7 +507,7 @@ tls_phase(struct session *s)
 {
 	if ((opt.smtps && !tls_ready(s)) || handshake(s) != 0)
 		return 111;
-	tls_environment(&s->cl, &s->tlsenv, &s->trust);
+	tls_environment(&s->cl, &s->tlsenv, &s->trust, s->keys.used);
 	tls_received(s);
 	s->ch = s->next;
 	child_init(&s->next);

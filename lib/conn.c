@@ -15,6 +15,7 @@
 #include <tls.h>
 
 #include "conn.h"
+#include "hello.h"
 #include "io.h"
 
 /*
@@ -224,15 +225,52 @@ conn_handshake(struct conn *c, long deadline)
 }
 
 /*
- * Server side of the handshake.  Returns 0, -1 on a TLS failure (see
- * conn_error), CONN_TIMEOUT.
+ * Before the server side's handshake: the client's first TLS record (its
+ * ClientHello) read into the buffer that libtls will then read from, and
+ * the server name it asks for (SNI) into name, "" for none.  Plaintext
+ * read before this is dropped: it is not TLS.  Returns 0, -1 when the
+ * client closed or a read failed, CONN_TIMEOUT.
+ */
+int
+conn_hello(struct conn *c, long deadline, char *name, size_t namelen)
+{
+	enum hello_sni	 r;
+	ssize_t		 n;
+
+	c->coff = c->clen = 0;
+	while ((r = hello_servername((const uint8_t *)cipher, c->clen,
+	    (char *)name, namelen)) == HELLO_MORE) {
+		n = read(c->rfd, cipher + c->clen, sizeof(cipher) - c->clen);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (io_wait(c->rfd, POLLIN, deadline) == 1)
+				continue;
+			if (errno == ETIMEDOUT)
+				return CONN_TIMEOUT;
+		}
+		if (n == 0)
+			c->eof = 1;
+		if (n == -1)
+			c->syserr = errno;
+		if (n <= 0)
+			return -1;
+		c->clen += (size_t)n;
+	}
+	if (r != HELLO_NAME)
+		name[0] = '\0';
+	return 0;
+}
+
+/*
+ * Server side of the handshake, after conn_hello().  Returns 0, -1 on a
+ * TLS failure (see conn_error), CONN_TIMEOUT.
  */
 int
 conn_accept(struct conn *c, struct tls *server, long deadline)
 {
 	int	 r;
 
-	c->coff = c->clen = 0;	/* plaintext read before TLS is not TLS */
 	c->cbs = 1;
 	if (tls_accept_cbs(server, &c->tls, conn_rcb, conn_wcb, c) == -1)
 		return -1;

@@ -9,6 +9,9 @@
  *			(see certid.c for how it is judged)
  *   tlsserverciphers	OpenSSL cipher list, lines joined with ':';
  *			without it, ECDHE with AES-GCM or ChaCha20 only
+ *   servercerts/<name>.pem
+ *			the same as servercert.pem, for a client that asks
+ *			for <name> by SNI (ours: the patch has one key)
  *
  * and for the client half (starttls-remote; which hosts get TLS is
  * remote/policy.c's business):
@@ -21,6 +24,8 @@
  */
 #include <sys/types.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -291,6 +296,95 @@ client_ciphers(struct tls_config *cfg, const char *dir, char *err,
 	return rv;
 }
 
+/* Wipe a key's bytes, if they are still there. */
+static void
+pem_wipe(uint8_t **pem, size_t *len)
+{
+	if (*pem != NULL)
+		tls_unload_file(*pem, *len);
+	*pem = NULL;
+	*len = 0;
+}
+
+/*
+ * A server name as a client may ask for it, in lower case into out: a DNS
+ * name of letters, digits, '-' and '_', in dot-separated labels, at most
+ * TLSCONF_NAME_MAX long.  Such a name can never lead out of servercerts/
+ * (no '/', no "..").  1 if it is one, else 0.
+ */
+int
+tlsconf_servername(const char *name, char *out, size_t outlen)
+{
+	size_t	 i, label = 0;
+	int	 c;
+
+	for (i = 0; name[i] != '\0'; i++) {
+		if (i >= TLSCONF_NAME_MAX || i + 1 >= outlen)
+			return 0;
+		c = tolower((unsigned char)name[i]);
+		if (c == '.' && label == 0)
+			return 0;
+		label = c == '.' ? 0 : label + 1;
+		if (c != '.' && c != '-' && c != '_' && !(c >= 'a' &&
+		    c <= 'z') && !(c >= '0' && c <= '9'))
+			return 0;
+		out[i] = (char)c;
+	}
+	out[i] = '\0';
+	return i > 0 && label > 0;
+}
+
+/* Is file "<name>.pem" for a server name?  The name, into name. */
+static int
+named_file(const char *file, char *name, size_t namelen)
+{
+	char	 base[TLSCONF_NAME_MAX + 1];
+	size_t	 n = strlen(file);
+
+	if (n <= 4 || n - 4 > TLSCONF_NAME_MAX ||
+	    strcmp(file + n - 4, ".pem") != 0)
+		return 0;
+	memcpy(base, file, n - 4);
+	base[n - 4] = '\0';
+	return tlsconf_servername(base, name, namelen);
+}
+
+/*
+ * servercerts/<name>.pem, each read as servercert.pem is (bytes only: the
+ * key is parsed only for the name a client asks for).  A file that is
+ * not a key pair by its PEM blocks is passed over here; starttls-smtpd
+ * -C names it.
+ */
+static void
+named_read(struct tlsconf_server *sv, const char *dir)
+{
+	struct tlsconf_named	*n;
+	struct dirent		*de;
+	char			 path[PATH_MAX], file[PATH_MAX], why[256];
+	DIR			*d;
+
+	if (control_path(path, sizeof(path), dir, "servercerts") == -1 ||
+	    (d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL && sv->nnamed < TLSCONF_NAMED_MAX) {
+		if (sv->named == NULL && (sv->named = calloc(TLSCONF_NAMED_MAX,
+		    sizeof(*sv->named))) == NULL)
+			break;
+		n = &sv->named[sv->nnamed];
+		if (!named_file(de->d_name, n->name, sizeof(n->name)) ||
+		    snprintf(file, sizeof(file), "%s/%s", path, de->d_name) >=
+		    (int)sizeof(file) ||
+		    (n->pem = tls_load_file(file, &n->pemlen, NULL)) == NULL)
+			continue;
+		if (keypair_shape(n->pem, n->pemlen, why, sizeof(why)) == -1) {
+			pem_wipe(&n->pem, &n->pemlen);
+			continue;
+		}
+		sv->nnamed++;
+	}
+	closedir(d);
+}
+
 /*
  * What the server side needs from the control directory, read while
  * files can still be opened (as root, before the privileges go; before
@@ -328,55 +422,70 @@ tlsconf_server_read(struct tlsconf_server *sv, const char *dir,
 	sv->ciphersenv = ciphersenv != NULL && *ciphersenv != '\0';
 	sv->askcert = control_path(path, sizeof(path), dir,
 	    "clientca.pem") == 0 && access(path, F_OK) == 0;
+	named_read(sv, dir);
 	return 0;
 }
 
-/* Wipe the key's bytes and let go of what tlsconf_server_read() read. */
+/* Wipe every key's bytes and let go of what tlsconf_server_read() read. */
 void
 tlsconf_server_free(struct tlsconf_server *sv)
 {
-	if (sv->pem != NULL)
-		tls_unload_file(sv->pem, sv->pemlen);
+	size_t	 i;
+
+	pem_wipe(&sv->pem, &sv->pemlen);
+	for (i = 0; i < sv->nnamed; i++)
+		pem_wipe(&sv->named[i].pem, &sv->named[i].pemlen);
+	free(sv->named);
 	free(sv->ciphers);
 	memset(sv, 0, sizeof(*sv));
 }
 
-/* Why tls_configure() refused servercert.pem, in our words if we can. */
+/* Why tls_configure() refused a key pair, in our words if we can. */
 static void
-keypair_failed(const struct tlsconf_server *sv, const char *libtls, char *err,
-    size_t errlen)
+keypair_failed(const uint8_t *pem, size_t pemlen, const char *file,
+    const char *libtls, char *err, size_t errlen)
 {
-	char	 why[256];
+	char	 why[256], what[TLSCONF_NAME_MAX + 64];
 
-	if (tlsconf_keypair_check(sv->pem, sv->pemlen, why, sizeof(why)) == -1)
+	if (tlsconf_keypair_check(pem, pemlen, why, sizeof(why)) == -1)
 		libtls = why;
-	seterr(err, errlen, "unable to use servercert.pem", libtls);
+	snprintf(what, sizeof(what), "unable to use %s", file);
+	seterr(err, errlen, what, libtls);
 }
 
-/*
- * A configured libtls server context from what tlsconf_server_read()
- * read, or NULL with the reason in err.  It needs no file and no system
- * call the relay's sandbox forbids, so it runs when a client asks for
- * STARTTLS (or at once, for implicit TLS).  The key's bytes are wiped
- * either way: they are in OpenSSL's hands, or of no use.
- */
-struct tls *
-tlsconf_server_make(struct tlsconf_server *sv, char *err, size_t errlen)
+/* The key pair for a server name, or NULL for servercert.pem's. */
+static struct tlsconf_named *
+named_find(struct tlsconf_server *sv, const char *servername)
+{
+	char	 name[TLSCONF_NAME_MAX + 1];
+	size_t	 i;
+
+	if (servername == NULL || !tlsconf_servername(servername, name,
+	    sizeof(name)))
+		return NULL;
+	for (i = 0; i < sv->nnamed; i++)
+		if (sv->named[i].pem != NULL &&
+		    strcmp(sv->named[i].name, name) == 0)
+			return &sv->named[i];
+	return NULL;
+}
+
+/* A libtls server context for one key pair; NULL with the reason. */
+static struct tls *
+server_context(const struct tlsconf_server *sv, const uint8_t *pem,
+    size_t pemlen, const char *file, char *err, size_t errlen)
 {
 	struct tls_config	*cfg = NULL;
 	struct tls		*ctx = NULL;
 
-	if (sv->pem == NULL) {
-		snprintf(err, errlen, "servercert.pem was not read");
-		return NULL;
-	}
 	if ((cfg = tls_config_new()) == NULL) {
 		seterr(err, errlen, "unable to set up TLS", strerror(errno));
-		goto done;
+		return NULL;
 	}
-	if (keypair_set(cfg, sv->pem, sv->pemlen) == -1) {
-		seterr(err, errlen, "unable to load servercert.pem",
-		    tls_config_error(cfg));
+	if (keypair_set(cfg, pem, pemlen) == -1) {
+		snprintf(err, errlen, "unable to load %s: %s", file,
+		    tls_config_error(cfg) != NULL ? tls_config_error(cfg) :
+		    strerror(errno));
 		goto done;
 	}
 	/*
@@ -403,17 +512,54 @@ tlsconf_server_make(struct tlsconf_server *sv, char *err, size_t errlen)
 		goto done;
 	}
 	if (tls_configure(ctx, cfg) == -1) {
-		keypair_failed(sv, tls_error(ctx), err, errlen);
+		keypair_failed(pem, pemlen, file, tls_error(ctx), err, errlen);
 		tls_free(ctx);
 		ctx = NULL;
 	}
 	/* parsed into the context now: the PEM copy of the key can go */
 	tls_config_clear_keys(cfg);
  done:
-	tls_unload_file(sv->pem, sv->pemlen);
-	sv->pem = NULL;
-	sv->pemlen = 0;
 	tls_config_free(cfg);
+	return ctx;
+}
+
+/*
+ * A configured libtls server context from what tlsconf_server_read()
+ * read, or NULL with the reason in err: for servername, if the client
+ * asked for a name that has a servercerts/<name>.pem, else (servername
+ * NULL or not found) for servercert.pem.  Only that key is parsed.  It
+ * needs no file and no system call the relay's sandbox forbids, so it
+ * runs when a client asks for STARTTLS (or at once, for implicit TLS).
+ * The key's bytes are wiped either way: they are in OpenSSL's hands, or
+ * of no use; and once a context is made, every other key's bytes too.
+ */
+struct tls *
+tlsconf_server_make(struct tlsconf_server *sv, const char *servername,
+    char *err, size_t errlen)
+{
+	struct tlsconf_named	*n = named_find(sv, servername);
+	struct tls		*ctx;
+	char			 file[TLSCONF_NAME_MAX + 32];
+	uint8_t			**pem = n != NULL ? &n->pem : &sv->pem;
+	size_t			*len = n != NULL ? &n->pemlen : &sv->pemlen;
+	size_t			 i;
+
+	if (n != NULL)
+		snprintf(file, sizeof(file), "servercerts/%s.pem", n->name);
+	else
+		snprintf(file, sizeof(file), "servercert.pem");
+	if (*pem == NULL) {
+		snprintf(err, errlen, "%s was not read", file);
+		return NULL;
+	}
+	ctx = server_context(sv, *pem, *len, file, err, errlen);
+	pem_wipe(pem, len);
+	if (ctx != NULL) {
+		snprintf(sv->used, sizeof(sv->used), "%s", file);
+		pem_wipe(&sv->pem, &sv->pemlen);
+		for (i = 0; i < sv->nnamed; i++)
+			pem_wipe(&sv->named[i].pem, &sv->named[i].pemlen);
+	}
 	return ctx;
 }
 

@@ -10,18 +10,35 @@
 struct tls;
 struct tls_config;
 
+/* at most this many servercerts/<name>.pem are read in a session */
+#define TLSCONF_NAMED_MAX	256
+/* a server name: a DNS name, 253 characters at most */
+#define TLSCONF_NAME_MAX	253
+
+/* A certificate for one server name (SNI): servercerts/<name>.pem. */
+struct tlsconf_named {
+	char		 name[TLSCONF_NAME_MAX + 1];	/* in lower case */
+	uint8_t		*pem;
+	size_t		 pemlen;
+};
+
 /* The server side's inputs, read before the sandbox (tlsconf.c). */
 struct tlsconf_server {
 	uint8_t		*pem;		/* servercert.pem, until used */
 	size_t		 pemlen;
+	struct tlsconf_named *named;	/* servercerts/, until one is used */
+	size_t		 nnamed;
 	char		*ciphers;	/* $TLSCIPHERS or tlsserverciphers */
 	int		 ciphersenv;	/* ... and it came from $TLSCIPHERS */
 	int		 askcert;	/* clientca.pem exists */
+	char		 used[TLSCONF_NAME_MAX + 32];	/* the file made */
 };
 
 int		 tlsconf_server_read(struct tlsconf_server *, const char *,
 		    const char *, char *, size_t);
-struct tls	*tlsconf_server_make(struct tlsconf_server *, char *, size_t);
+struct tls	*tlsconf_server_make(struct tlsconf_server *, const char *,
+		    char *, size_t);
+int		 tlsconf_servername(const char *, char *, size_t);
 void		 tlsconf_server_free(struct tlsconf_server *);
 struct tls	*tlsconf_client(const char *, struct tls_config **, char *,
 		    size_t, char *, size_t);

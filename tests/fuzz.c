@@ -14,6 +14,7 @@
  *   dns      DNS answer parsing (MX and A records)
  *   route    control/smtproutes: the host, a NUL, then the file
  *   received the head of a message: qmail-smtpd's Received field or not
+ *   hello    a client's first TLS record: the server name it asks for
  *
  * Any assert() that fails, and anything a sanitizer sees, is a finding.
  */
@@ -414,6 +415,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 0 && memchr(data, '\0', size) == data + size - 1)
 		assert(received_protocol(out, sizeof(out), s, s, s) < 0 ||
 		    strlen(out) < sizeof(out));
+	return 0;
+}
+#endif
+
+#ifdef FUZZ_hello
+#include "hello.h"
+
+/*
+ * A client's first TLS record, read before the handshake: a name found
+ * is a C string that fits; a cut-off record asks for more.
+ */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char		 name[256];
+	enum hello_sni	 r;
+
+	r = hello_servername(data, size, name, sizeof(name));
+	assert(r == HELLO_MORE || r == HELLO_NONE || r == HELLO_NAME);
+	if (r == HELLO_NAME)
+		assert(strlen(name) > 0 && strlen(name) < sizeof(name));
+	if (r == HELLO_MORE)
+		assert(size < HELLO_RECORD_MAX);
 	return 0;
 }
 #endif

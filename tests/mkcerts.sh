@@ -13,6 +13,11 @@
 #   servercert.pem                qmail-tls layout: key, junk line, cert, CA cert
 #   wrongname.{key,pem} wrongname-servercert.pem          CN/SAN wrong.example.net
 #   selfsigned-server.{key,pem} selfsigned-servercert.pem self-signed localhost
+#   intermediate.{key,pem}        a CA under ca, as ACME CAs issue from
+#   mx.key mx.pem mx-fullchain.pem ECDSA, SAN mail.example.net and
+#                                 mx.example.net, by intermediate; the
+#                                 full chain as certbot writes it (leaf,
+#                                 then intermediate), the key apart
 #   NAME.key NAME.pem NAME-combined.pem (key then cert) for the client certs
 #     client client2 upper sanonly selfsigned otherca expired revoked tricky
 #     serveronly
@@ -113,6 +118,14 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:wrong.example.net
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[ server_mx ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:mail.example.net, DNS:mx.example.net
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 
@@ -227,6 +240,12 @@ servercert wrongname wrongname-servercert.pem ca.pem
 ec_key selfsigned-server
 selfsign selfsigned-server "/CN=localhost" server_selfsigned
 servercert selfsigned-server selfsigned-servercert.pem
+
+ec_key intermediate
+sign ca intermediate "/CN=starttls test intermediate" v3_ca
+ec_key mx
+sign intermediate mx "/CN=mail.example.net" server_mx
+cat mx.pem intermediate.pem >mx-fullchain.pem
 
 # --- clients -------------------------------------------------------------
 ec_key client
