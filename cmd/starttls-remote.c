@@ -2,6 +2,7 @@
  * starttls-remote: qmail-remote, with STARTTLS.
  *
  *	starttls-remote host sender recip ...
+ *	starttls-remote -C
  *
  * Run by qmail-rspawn exactly as qmail-remote: the message on fd 0, the
  * report on fd 1, and fd 2 the same pipe, so nothing but the report is
@@ -26,6 +27,7 @@
 #include <tls.h>
 
 #include "certid.h"
+#include "confcheck.h"
 #include "control.h"
 #include "dns.h"
 #include "blast.h"
@@ -554,6 +556,24 @@ getcontrols(void)
 		ctl.timeoutconnect = 1;
 }
 
+/*
+ * starttls-remote -C: its control files checked as a delivery reads them
+ * (confcheck.h), one line each on stdout; run by hand, never by qmail.
+ */
+static int
+check(const char *home)
+{
+	struct confcheck	 c;
+	char			 dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/%s", home, CONTROL);
+	confcheck_init(&c, dir);
+	confcheck_keypair(&c, "clientcert.pem", NULL, CHECK_OPTIONAL);
+	confcheck_ciphers(&c, "tlsclientciphers", NULL);
+	confcheck_tlshosts(&c);
+	return confcheck_status(&c);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -565,10 +585,12 @@ main(int argc, char *argv[])
 	int			 port = 25, fd, timedout, r;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (argc < 4)
-		perm_usage();
 	if ((home = getenv("STARTTLS_QMAILHOME")) == NULL || *home == '\0')
 		home = QMAILHOME;
+	if (argc == 2 && strcmp(argv[1], "-C") == 0)
+		return check(home);
+	if (argc < 4)
+		perm_usage();
 	if (chdir(home) == -1)
 		temp_chdir();
 	getcontrols();

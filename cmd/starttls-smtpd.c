@@ -27,6 +27,7 @@
 
 #include "certid.h"
 #include "child.h"
+#include "confcheck.h"
 #include "conn.h"
 #include "io.h"
 #include "log.h"
@@ -61,8 +62,9 @@ static struct {
 	int		 offer;		/* UCSPITLS="": offer STARTTLS */
 	int		 require;	/* UCSPITLS="!": and require it */
 	const char	*received;	/* the queue program that stamps TLS */
+	int		 check;		/* -C: check the control files */
 	char		**prog;		/* the server behind us */
-} opt = { NULL, 0, 1800, 60, -1, -1, 1, 0, RECEIVED_PROGRAM, NULL };
+} opt = { NULL, 0, 1800, 60, -1, -1, 1, 0, RECEIVED_PROGRAM, 0, NULL };
 
 /* Everything one session holds. */
 struct session {
@@ -85,7 +87,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: starttls-smtpd [-RsUV] [-c controldir] "
 	    "[-Q received-program] [-t timeout] [-T handshake-timeout] "
-	    "[-u uid] [-g gid] prog [arg ...]\n");
+	    "[-u uid] [-g gid] prog [arg ...]\n"
+	    "       starttls-smtpd -C [-c controldir]\n");
 	exit(100);
 }
 
@@ -284,6 +287,24 @@ standby(struct session *s)
 	s->tlsok = 0;
 }
 
+/*
+ * starttls-smtpd -C: the control files checked as a session reads them
+ * (confcheck.h), one line each on stdout.
+ */
+static int
+check(void)
+{
+	struct confcheck	 c;
+
+	confcheck_init(&c, opt.controldir);
+	confcheck_keypair(&c, "servercert.pem", NULL, CHECK_REQUIRED);
+	confcheck_servercerts(&c);
+	confcheck_ciphers(&c, "tlsserverciphers", "TLSCIPHERS");
+	confcheck_clientca(&c);
+	confcheck_tlsclients(&c);
+	return confcheck_status(&c);
+}
+
 /* The options, and UCSPITLS; the server's argv is what follows them. */
 static void
 options(int argc, char *argv[])
@@ -294,8 +315,11 @@ options(int argc, char *argv[])
 	opt.controldir = getenv("STARTTLS_CONTROLDIR");
 	if ((opt.received = getenv("STARTTLS_RECEIVED")) == NULL)
 		opt.received = RECEIVED_PROGRAM;
-	while ((c = getopt(argc, argv, "+c:Q:Rst:T:Uu:g:V")) != -1) {
+	while ((c = getopt(argc, argv, "+Cc:Q:Rst:T:Uu:g:V")) != -1) {
 		switch (c) {
+		case 'C':
+			opt.check = 1;
+			break;
 		case 'V':
 			printf("starttls-smtpd %s (sandbox: %s)\n", VERSION,
 			    sandbox_kind());
@@ -333,10 +357,12 @@ options(int argc, char *argv[])
 		}
 	}
 	opt.prog = argv + optind;
-	if (opt.prog[0] == NULL)
-		usage();
 	if (opt.controldir == NULL || *opt.controldir == '\0')
 		opt.controldir = CONTROLDIR;
+	if (opt.check)
+		exit(check());
+	if (opt.prog[0] == NULL)
+		usage();
 	if (opt.received != NULL && *opt.received == '\0')
 		opt.received = NULL;
 	if (getenv("SMTPS") != NULL && *getenv("SMTPS") != '\0')

@@ -23,6 +23,7 @@
 #     serveronly
 #   crl.pem                       CRL by ca listing "revoked" (valid 30 days)
 #   emptycrl.pem                  CRL by ca with nothing revoked
+#   expiredcrl.pem                CRL by ca, past its next update (2020)
 #   tlsclients                    good@example.com, san@example.com
 set -eu
 
@@ -291,6 +292,9 @@ run openssl ca -config "$cnf" -batch -gencrl -crldays 30 -crlexts crl_ext \
 run openssl ca -config "$cnf" -batch -revoke revoked.pem -crl_reason keyCompromise
 run openssl ca -config "$cnf" -batch -gencrl -crldays 30 -crlexts crl_ext \
 	-out crl.pem
+run openssl ca -config "$cnf" -batch -gencrl -crlexts crl_ext \
+	-crl_lastupdate 20200101000000Z -crl_nextupdate 20200201000000Z \
+	-out expiredcrl.pem
 
 # --- control/tlsclients ---------------------------------------------------
 printf '%s\n' good@example.com san@example.com >tlsclients

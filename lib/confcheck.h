@@ -1,0 +1,40 @@
+/*
+ * The configuration check (starttls-smtpd -C, starttls-remote -C): the
+ * control files read as a session reads them, one line per finding on
+ * standard output (confcheck.c).
+ */
+#ifndef CONFCHECK_H
+#define CONFCHECK_H
+
+enum check_level {
+	CHECK_OK,		/* as it should be */
+	CHECK_WARNING,		/* works, but look at it */
+	CHECK_UNCHECKED,	/* could not be checked (a file not readable) */
+	CHECK_ERROR		/* breaks TLS, or what the file is for */
+};
+
+struct confcheck {
+	const char	*dir;		/* the control directory */
+	int		 seen[CHECK_ERROR + 1];
+	int		 named;		/* servercerts/ files seen */
+};
+
+/* whether a file must be there */
+enum check_need {
+	CHECK_OPTIONAL,
+	CHECK_REQUIRED
+};
+
+void	confcheck_init(struct confcheck *, const char *);
+void	confcheck_say(struct confcheck *, const char *, enum check_level,
+	    const char *, ...) __attribute__((__format__ (printf, 4, 5)));
+void	confcheck_keypair(struct confcheck *, const char *, const char *,
+	    enum check_need);
+void	confcheck_servercerts(struct confcheck *);
+void	confcheck_clientca(struct confcheck *);
+void	confcheck_tlsclients(struct confcheck *);
+void	confcheck_ciphers(struct confcheck *, const char *, const char *);
+void	confcheck_tlshosts(struct confcheck *);
+int	confcheck_status(const struct confcheck *);
+
+#endif
