@@ -71,6 +71,11 @@ def line(out, path, level, text):
                for l in out.splitlines())
 
 
+def expect_line(out, path, level, text):
+    expect(line(out, path, level, text), "no %s: %s: ...%s... in:\n%s" %
+           (path, level, text, out))
+
+
 @test
 def check_good_server_configuration():
     """Every file of a sound configuration gets its findings and the exit
@@ -93,8 +98,7 @@ def check_good_server_configuration():
             ("clientca.pem", "1 CA certificate"),
             ("clientcrl.pem", "a current CRL for /CN=starttls test CA"),
             ("tlsclients", "2 addresses")):
-        expect(line(out, path, "ok", text), "%s: %s in:\n%s" %
-               (path, text, out))
+        expect_line(out, path, "ok", text)
     expect_not_in(": warning: ", out, "warnings")
 
 
@@ -130,8 +134,7 @@ def check_server_errors_exit_100():
         ctl = control({k: v for k, v in files.items() if v is not None})
         code, out = check_smtpd(ctl)
         expect_eq(code, 100, "exit for %s:\n%s" % (text, out))
-        expect(line(out, path, "error", text), "%s: %s in:\n%s" %
-               (path, text, out))
+        expect_line(out, path, "error", text)
 
 
 @test
@@ -164,8 +167,7 @@ def check_server_warnings_exit_0():
             ("servercerts/README", "ignored"),
             ("tlsclients", "line 2: GOOD@Example.com is listed twice"),
             ("tlsclients", 'line 3: "not an address" is not an e-mail')):
-        expect(line(out, path, "warning", text), "%s: %s in:\n%s" %
-               (path, text, out))
+        expect_line(out, path, "warning", text)
     expect_not_in("SHA-1", out, "a self-signed root's own signature")
     # a leaf signed with SHA-1 by the test CA
     for argv in (["openssl", "req", "-new", "-key", "k", "-subj",
@@ -179,8 +181,8 @@ def check_server_warnings_exit_0():
         open(os.path.join(weak, "leaf")).read() + read("ca.pem")
     code, out = check_smtpd(control(files))
     expect_eq(code, 0, "exit:\n" + out)
-    expect(line(out, "servercert.pem", "warning", "/CN=weak.example.net is "
-                "signed with SHA-1"), "SHA-1 leaf:\n" + out)
+    expect_line(out, "servercert.pem", "warning", "/CN=weak.example.net is "
+                "signed with SHA-1")
 
 
 @test
@@ -202,9 +204,8 @@ def check_as_unprivileged_user_says_unchecked():
     before = sorted(os.listdir(ctl))
     code, out = check_smtpd(ctl, user="nobody")
     expect_eq(code, 111, "exit:\n" + out)
-    expect(line(out, "servercert.pem", "unchecked", "Permission denied"),
-           "unchecked line:\n" + out)
-    expect(line(out, "tlsclients", "ok", "2 addresses"), "the rest:\n" + out)
+    expect_line(out, "servercert.pem", "unchecked", "Permission denied")
+    expect_line(out, "tlsclients", "ok", "2 addresses")
     expect_eq(sorted(os.listdir(ctl)), before, "control directory")
 
 
@@ -213,8 +214,7 @@ def check_takes_tlsciphers_from_the_environment():
     code, out = check_smtpd(control(good_server_files()),
                             env={"TLSCIPHERS": "NOPE"})
     expect_eq(code, 100, "exit:\n" + out)
-    expect(line(out, "tlsserverciphers", "error", "$TLSCIPHERS is refused"),
-           "line:\n" + out)
+    expect_line(out, "tlsserverciphers", "error", "$TLSCIPHERS is refused")
 
 
 @test
@@ -243,16 +243,14 @@ def check_remote_files():
              "tlshosts/mx.example.net.pem wins"),
             ("notlshosts/old.example.org", "ok", "no STARTTLS to"),
             ("tlsclientciphers", "ok", "is accepted")):
-        expect(line(out, path, level, text), "%s: %s in:\n%s" %
-               (path, text, out))
+        expect_line(out, path, level, text)
     with open(os.path.join(ctl, "tlshosts", "bad.example.net.pem"), "w") as f:
         f.write("not a certificate\n")
     with open(os.path.join(ctl, "clientcert.pem"), "w") as f:
         f.write(read("client.pem"))
     code, out = check_remote(ctl)
     expect_eq(code, 100, "exit:\n" + out)
-    expect(line(out, "tlshosts/bad.example.net.pem", "error",
-                "holds no certificate"), "bad pem:\n" + out)
-    expect(line(out, "clientcert.pem", "error", "holds no private key"),
-           "clientcert:\n" + out)
+    expect_line(out, "tlshosts/bad.example.net.pem", "error",
+                "holds no certificate")
+    expect_line(out, "clientcert.pem", "error", "holds no private key")
     shutil.rmtree(os.path.dirname(ctl))

@@ -24,6 +24,19 @@ FIELD_PLAIN = re.compile(
     rb"  by [^ ()]+ with SMTP; [^\n]*\n")
 
 
+def tls_then_plaintext(body):
+    """The same body sent over TLS (with a listed client certificate) and
+    then in plaintext: the two queued messages, as srv.messages() has
+    them."""
+    with Server() as srv:
+        tls_session(srv, "client", body=body)
+        plaintext_message(srv, body)
+        srv.idle()
+        msgs = srv.messages()
+    expect_eq(len(msgs), 2, "messages")
+    return msgs
+
+
 def plaintext_message(srv, body):
     c = Client(srv.port)
     c.reply()
@@ -54,12 +67,7 @@ def tls_session_stamps_qmail_smtpd_field():
     "with ESMTPS (version, certificate) tls <IANA name>"; the rest of the
     field and of the message is what qmail-smtpd wrote."""
     body = b"Subject: t\r\n\r\nhello\r\n"
-    with Server() as srv:
-        tls_session(srv, "client", body=body)
-        plaintext_message(srv, body)
-        srv.idle()
-        msgs = srv.messages()
-    expect_eq(len(msgs), 2, "messages")
+    msgs = tls_then_plaintext(body)
     tls, plain = msgs[0][2], msgs[1][2]
     m = FIELD_TLS.match(tls)
     expect(m, "stamped field: %r" % tls[:300])
@@ -172,12 +180,7 @@ def large_8bit_message_byte_exact():
     compared with the same message sent without TLS."""
     line = bytes(b for b in range(256) if b not in (10, 13)) + b"\r\n"
     body = b"Subject: 8bit\r\n\r\n" + line * (6 * 1024 * 1024 // len(line))
-    with Server() as srv:
-        tls_session(srv, "client", body=body)
-        plaintext_message(srv, body)
-        srv.idle()
-        msgs = srv.messages()
-    expect_eq(len(msgs), 2, "messages")
+    msgs = tls_then_plaintext(body)
     expect(FIELD_TLS.match(msgs[0][2]), "stamped: %r" % msgs[0][2][:200])
     expect(after_field(msgs[0][2]) == after_field(msgs[1][2]),
            "the rest is byte-identical")
