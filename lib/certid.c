@@ -1,5 +1,9 @@
 /*
- * The client-certificate check, all in one place.
+ * The certificate checks, all in one place: the client's, against
+ * clientca.pem; a server's, against tlshosts/<host>.pem or its TLSA
+ * records (DANE, at the end).
+ *
+ * The client-certificate check.
  *
  * libtls cannot be left to judge client certificates (FIELD.md 5.5): with
  * verify_client_optional it aborts the handshake for any certificate not
@@ -22,6 +26,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -237,6 +242,7 @@ chain_reason(int error, const struct chain *c)
 		{ X509_V_ERR_INVALID_PURPOSE, "unsuitable certificate purpose" },
 		{ X509_V_ERR_KEYUSAGE_NO_CERTSIGN,
 		    "key usage does not include certificate signing" },
+		{ X509_V_ERR_HOSTNAME_MISMATCH, "the name does not match" },
 	};
 	size_t	 i;
 
@@ -252,23 +258,29 @@ chain_reason(int error, const struct chain *c)
 }
 
 /*
- * Verify the chain for purpose against the CAs (and CRLs, with crlcheck,
- * for every CA in the chain) in store.  CHAIN_OK, or CHAIN_BAD with *why
- * the reason (chain_reason), or CHAIN_SETUP.
+ * Verify the chain for purpose against the CAs in store, with the
+ * X509_V_FLAG_* flags (CRL checks, a partial chain for DANE-TA), and for
+ * host if it is not NULL.  CHAIN_OK, or CHAIN_BAD with *why the reason
+ * (chain_reason), or CHAIN_SETUP.
  */
 static int
-chain_verify(struct chain *c, X509_STORE *store, int crlcheck, int purpose,
-    const char **why)
+chain_verify(struct chain *c, X509_STORE *store, unsigned long flags,
+    int purpose, const char *host, const char **why)
 {
-	X509_STORE_CTX	*sctx;
-	int		 rv = CHAIN_SETUP;
+	X509_STORE_CTX		*sctx;
+	X509_VERIFY_PARAM	*param;
+	int			 rv = CHAIN_SETUP;
 
-	if (crlcheck)
-		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK |
-		    X509_V_FLAG_CRL_CHECK_ALL);
+	if (flags != 0)
+		X509_STORE_set_flags(store, flags);
 	if ((sctx = X509_STORE_CTX_new()) != NULL &&
 	    X509_STORE_CTX_init(sctx, store, c->leaf, c->rest) == 1 &&
-	    X509_STORE_CTX_set_purpose(sctx, purpose) == 1) {
+	    X509_STORE_CTX_set_purpose(sctx, purpose) == 1 &&
+	    (param = X509_STORE_CTX_get0_param(sctx)) != NULL &&
+	    (host == NULL || X509_VERIFY_PARAM_set1_host(param, host,
+	    strlen(host)) == 1)) {
+		X509_VERIFY_PARAM_set_hostflags(param,
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (X509_verify_cert(sctx) == 1)
 			rv = CHAIN_OK;
 		else {
@@ -397,7 +409,8 @@ certid_check(struct certid *id, const uint8_t *pem, size_t pemlen,
 	if (file_get(&t->ca, PEM_MAX) == 0)
 		fail(id, "no clientca.pem");
 	else switch ((r = trust_store(t, &store, &crlcheck)) == CHAIN_OK ?
-	    chain_verify(&c, store, crlcheck, X509_PURPOSE_SSL_CLIENT,
+	    chain_verify(&c, store, crlcheck ? X509_V_FLAG_CRL_CHECK |
+	    X509_V_FLAG_CRL_CHECK_ALL : 0, X509_PURPOSE_SSL_CLIENT, NULL,
 	    &why) : r) {
 	case CHAIN_OK:
 		id->verified = 1;
@@ -476,7 +489,7 @@ certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
 	else if (X509_STORE_load_locations(store, cafile, NULL) != 1)
 		r = CHAIN_NOCA;
 	else
-		r = chain_verify(&c, store, 0, X509_PURPOSE_SSL_SERVER,
+		r = chain_verify(&c, store, 0, X509_PURPOSE_SSL_SERVER, NULL,
 		    &reason);
 	switch (r) {
 	case CHAIN_OK:
@@ -521,5 +534,161 @@ certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
 	ERR_clear_error();
 	X509_STORE_free(store);
 	chain_free(&c);
+	return rv;
+}
+
+/* ------------------------------------------------------------------ DANE */
+
+/*
+ * One TLSA record's RDATA (RFC 6698 2.1) into set: kept if SMTP can use
+ * it (RFC 7672 3.1: DANE-TA(2) or DANE-EE(3), selector 0 or 1, matching
+ * type 0, 1 or 2 with a digest of the right length), else only counted.
+ */
+void
+certid_tlsa_add(struct tlsa_set *set, const unsigned char *rdata, size_t len)
+{
+	struct tlsa	*t;
+	size_t		 want;
+
+	if (len < 4 || (rdata[0] != TLSA_DANE_TA && rdata[0] != TLSA_DANE_EE) ||
+	    rdata[1] > TLSA_SPKI || rdata[2] > TLSA_SHA512) {
+		set->unusable++;
+		return;
+	}
+	want = rdata[2] == TLSA_SHA256 ? 32 : rdata[2] == TLSA_SHA512 ? 64 :
+	    len - 3;
+	if (len - 3 != want || want > TLSA_MAXDATA || set->n == TLSA_MAXRR) {
+		set->unusable++;
+		return;
+	}
+	t = &set->rr[set->n++];
+	t->usage = rdata[0];
+	t->selector = rdata[1];
+	t->mtype = rdata[2];
+	t->len = want;
+	memcpy(t->data, rdata + 3, want);
+}
+
+/* Does record t match certificate x (its DER, or its SPKI's)? */
+static int
+tlsa_matches(const struct tlsa *t, X509 *x)
+{
+	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	int		 len, r = 0;
+
+	len = t->selector == TLSA_SPKI ?
+	    i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der) : i2d_X509(x, &der);
+	if (len <= 0)
+		return 0;
+	switch (t->mtype) {
+	case TLSA_EXACT:
+		r = (size_t)len == t->len && memcmp(der, t->data, t->len) == 0;
+		break;
+	case TLSA_SHA256:
+	case TLSA_SHA512:
+		r = EVP_Digest(der, (size_t)len, md, &mdlen, t->mtype ==
+		    TLSA_SHA256 ? EVP_sha256() : EVP_sha512(), NULL) == 1 &&
+		    mdlen == t->len && memcmp(md, t->data, t->len) == 0;
+		break;
+	}
+	OPENSSL_free(der);
+	return r;
+}
+
+/*
+ * The trust anchor a DANE-TA record names: a certificate the server sent
+ * after its own, or the record's own certificate (2 0 0).  NULL if none;
+ * else a reference the caller frees.
+ */
+static X509 *
+tlsa_anchor(const struct tlsa *t, const struct chain *c)
+{
+	const unsigned char	*p = t->data;
+	X509			*x;
+	int			 i;
+
+	for (i = 0; i < sk_X509_num(c->rest); i++) {
+		x = sk_X509_value(c->rest, i);
+		if (tlsa_matches(t, x)) {
+			X509_up_ref(x);
+			return x;
+		}
+	}
+	if (t->selector == TLSA_FULLCERT && t->mtype == TLSA_EXACT &&
+	    (x = d2i_X509(NULL, &p, (long)t->len)) != NULL) {
+		if (p == t->data + t->len)
+			return x;
+		X509_free(x);
+	}
+	return NULL;
+}
+
+/*
+ * The chain verified from a DANE-TA anchor: dates, signatures, and the
+ * name, as RFC 7672 3.2 asks; no other CA is trusted.  0, or -1 and why.
+ */
+static int
+tlsa_chain(struct chain *c, X509 *anchor, const char *host, const char **why)
+{
+	X509_STORE	*store;
+	int		 r = CHAIN_SETUP;
+
+	if ((store = X509_STORE_new()) != NULL &&
+	    X509_STORE_add_cert(store, anchor) == 1)
+		r = chain_verify(c, store, X509_V_FLAG_PARTIAL_CHAIN,
+		    X509_PURPOSE_SSL_SERVER, host, why);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	if (r == CHAIN_SETUP)
+		*why = "unable to set up the verification";
+	return r == CHAIN_OK ? 0 : -1;
+}
+
+/*
+ * DANE authentication of a server (RFC 7672 3.1, RFC 7671): does the
+ * chain it presented (PEM, leaf first) match a usable TLSA record of
+ * host?  DANE-EE(3) matches the leaf, with no name and no date checked;
+ * DANE-TA(2) matches a certificate of the chain, from which the leaf must
+ * then verify for host.  0 with *match the record, or -1 with why.
+ */
+int
+certid_dane(const struct tlsa_set *set, const uint8_t *pem, size_t pemlen,
+    const char *host, const struct tlsa **match, char *why, size_t whylen)
+{
+	struct chain	 c;
+	const char	*reason = NULL;
+	X509		*anchor;
+	size_t		 i;
+	int		 rv = -1;
+
+	*match = NULL;
+	if (chain_read(&c, pem, pemlen) == -1) {
+		snprintf(why, whylen, "No certificate from %s", host);
+		return -1;
+	}
+	for (i = 0; i < set->n && rv == -1; i++)
+		if (set->rr[i].usage == TLSA_DANE_EE &&
+		    tlsa_matches(&set->rr[i], c.leaf)) {
+			*match = &set->rr[i];
+			rv = 0;
+		}
+	for (i = 0; i < set->n && rv == -1; i++) {
+		if (set->rr[i].usage != TLSA_DANE_TA ||
+		    (anchor = tlsa_anchor(&set->rr[i], &c)) == NULL)
+			continue;
+		if (tlsa_chain(&c, anchor, host, &reason) == 0) {
+			*match = &set->rr[i];
+			rv = 0;
+		}
+		X509_free(anchor);
+	}
+	if (rv == -1 && reason != NULL)
+		snprintf(why, whylen, "The certificate of %s does not verify "
+		    "from its DANE-TA record: %s", host, reason);
+	else if (rv == -1)
+		snprintf(why, whylen, "No usable TLSA match for %s", host);
+	chain_free(&c);
+	ERR_clear_error();
 	return rv;
 }

@@ -50,4 +50,28 @@ int	certid_listed(struct certid *, struct certid_trust *);
 int	certid_server(const uint8_t *, size_t, const char *, const char *,
 	    char *, size_t);
 
+/* DANE (RFC 7672): the TLSA records of a mail server, as SMTP uses them */
+enum tlsa_usage { TLSA_PKIX_TA, TLSA_PKIX_EE, TLSA_DANE_TA, TLSA_DANE_EE };
+enum tlsa_selector { TLSA_FULLCERT, TLSA_SPKI };
+enum tlsa_mtype { TLSA_EXACT, TLSA_SHA256, TLSA_SHA512 };
+
+#define TLSA_MAXRR	16
+#define TLSA_MAXDATA	4096		/* a whole certificate, 2 0 0 */
+
+struct tlsa {
+	unsigned char	 usage, selector, mtype;
+	size_t		 len;
+	unsigned char	 data[TLSA_MAXDATA];
+};
+
+struct tlsa_set {
+	struct tlsa	 rr[TLSA_MAXRR];
+	size_t		 n;		/* usable records, kept */
+	size_t		 unusable;	/* records SMTP cannot use */
+};
+
+void	certid_tlsa_add(struct tlsa_set *, const unsigned char *, size_t);
+int	certid_dane(const struct tlsa_set *, const uint8_t *, size_t,
+	    const char *, const struct tlsa **, char *, size_t);
+
 #endif

@@ -1,0 +1,235 @@
+/*
+ * Unit tests: DANE in lib/certid.c, which TLSA records SMTP can use and
+ * whether a chain matches one.  The certificates are made here, in
+ * memory, at test time: a CA, a leaf for mx.example.org signed by it, and
+ * an expired leaf.
+ */
+#include "unit.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "certid.h"
+
+static struct {
+	EVP_PKEY	*cakey, *key;
+	X509		*ca, *leaf, *expired, *other;
+} pki;
+
+static EVP_PKEY *
+ec_key(void)
+{
+	EVP_PKEY_CTX	*ctx;
+	EVP_PKEY	*k = NULL;
+
+	if ((ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL)) == NULL ||
+	    EVP_PKEY_keygen_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx,
+	    NID_X9_62_prime256v1) != 1 || EVP_PKEY_keygen(ctx, &k) != 1)
+		k = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return k;
+}
+
+static void
+ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX	 v3;
+	X509_EXTENSION	*e;
+
+	X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
+	if ((e = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) != NULL) {
+		X509_add_ext(x, e, -1);
+		X509_EXTENSION_free(e);
+	}
+}
+
+/* A certificate for cn, valid from..to days from now, signed by issuer. */
+static X509 *
+make_cert(const char *cn, const char *san, EVP_PKEY *key, X509 *issuer,
+    EVP_PKEY *ikey, long from, long to, long serial)
+{
+	X509	*x = X509_new();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_gmtime_adj(X509_getm_notBefore(x), from * 86400);
+	X509_gmtime_adj(X509_getm_notAfter(x), to * 86400);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(issuer != NULL ? issuer :
+	    x));
+	if (san == NULL)
+		ext(x, issuer != NULL ? issuer : x, NID_basic_constraints,
+		    "critical,CA:TRUE");
+	else
+		ext(x, issuer, NID_subject_alt_name, san);
+	X509_sign(x, ikey, EVP_sha256());
+	return x;
+}
+
+static int
+pki_make(void)
+{
+	if (pki.ca != NULL)
+		return 0;
+	if ((pki.cakey = ec_key()) == NULL || (pki.key = ec_key()) == NULL)
+		return -1;
+	pki.ca = make_cert("DANE test CA", NULL, pki.cakey, NULL, pki.cakey,
+	    -1, 30, 1);
+	pki.leaf = make_cert("mx.example.org", "DNS:mx.example.org", pki.key,
+	    pki.ca, pki.cakey, -1, 30, 2);
+	pki.expired = make_cert("mx.example.org", "DNS:mx.example.org",
+	    pki.key, pki.ca, pki.cakey, -30, -1, 3);
+	pki.other = make_cert("DANE other CA", NULL, pki.cakey, NULL,
+	    pki.cakey, -1, 30, 4);
+	return pki.leaf != NULL && pki.expired != NULL ? 0 : -1;
+}
+
+/* The chain as the handshake gives it: PEM, leaf first. */
+static size_t
+pem_chain(char *out, size_t outlen, X509 *leaf, X509 *second)
+{
+	BIO	*b = BIO_new(BIO_s_mem());
+	char	*p;
+	long	 n;
+
+	PEM_write_bio_X509(b, leaf);
+	if (second != NULL)
+		PEM_write_bio_X509(b, second);
+	n = BIO_get_mem_data(b, &p);
+	if (n < 0 || (size_t)n >= outlen)
+		n = 0;
+	memcpy(out, p, (size_t)n);
+	BIO_free(b);
+	return (size_t)n;
+}
+
+/* A TLSA record's RDATA for x: usage, selector, matching type, data. */
+static size_t
+rdata(unsigned char *out, int usage, int selector, int mtype, X509 *x)
+{
+	unsigned char	*der = NULL;
+	unsigned int	 mdlen = 0;
+	int		 len;
+
+	out[0] = (unsigned char)usage;
+	out[1] = (unsigned char)selector;
+	out[2] = (unsigned char)mtype;
+	len = selector == 1 ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der) :
+	    i2d_X509(x, &der);
+	if (mtype == 0)
+		memcpy(out + 3, der, (size_t)(mdlen = (unsigned int)len));
+	else
+		EVP_Digest(der, (size_t)len, out + 3, &mdlen, mtype == 1 ?
+		    EVP_sha256() : EVP_sha512(), NULL);
+	OPENSSL_free(der);
+	return 3 + mdlen;
+}
+
+static struct tlsa_set	 set;
+static unsigned char	 rd[8192];
+static char		 chain[16384], reason[512];
+
+/* Does a set of the one record (usage, selector, mtype) of x match? */
+static int
+one(int usage, int selector, int mtype, X509 *x, X509 *leaf, X509 *second,
+    const char *host)
+{
+	const struct tlsa	*m;
+	size_t			 n = pem_chain(chain, sizeof(chain), leaf, second);
+
+	memset(&set, 0, sizeof(set));
+	certid_tlsa_add(&set, rd, rdata(rd, usage, selector, mtype, x));
+	reason[0] = '\0';
+	if (certid_dane(&set, (const uint8_t *)chain, n, host, &m, reason,
+	    sizeof(reason)) == -1)
+		return -1;
+	return m == &set.rr[0] ? 0 : -2;
+}
+
+static void
+t_dane_ee(void)
+{
+	CHECK_INT(pki_make(), 0);
+	CHECK_INT(one(3, 1, 1, pki.leaf, pki.leaf, pki.ca, "mx.example.org"), 0);
+	CHECK_INT(one(3, 0, 1, pki.leaf, pki.leaf, NULL, "mx.example.org"), 0);
+	CHECK_INT(one(3, 1, 2, pki.leaf, pki.leaf, NULL, "mx.example.org"), 0);
+	CHECK_INT(one(3, 0, 0, pki.leaf, pki.leaf, NULL, "mx.example.org"), 0);
+	/* no name, no date: any host, an expired leaf */
+	CHECK_INT(one(3, 1, 1, pki.leaf, pki.leaf, NULL, "other.example"), 0);
+	CHECK_INT(one(3, 0, 1, pki.expired, pki.expired, NULL, "x"), 0);
+	/* the same key in another certificate: SPKI matches, cert not */
+	CHECK_INT(one(3, 1, 1, pki.leaf, pki.expired, NULL, "x"), 0);
+	CHECK_INT(one(3, 0, 1, pki.leaf, pki.expired, NULL, "x"), -1);
+	CHECK_STR(reason, "No usable TLSA match for x");
+	/* an EE record never matches the CA behind the leaf */
+	CHECK_INT(one(3, 0, 1, pki.ca, pki.leaf, pki.ca, "mx.example.org"),
+	    -1);
+}
+UNIT(t_dane_ee, "certid: DANE-EE matches the leaf, no name, no dates");
+
+static void
+t_dane_ta(void)
+{
+	CHECK_INT(pki_make(), 0);
+	CHECK_INT(one(2, 0, 1, pki.ca, pki.leaf, pki.ca, "mx.example.org"), 0);
+	CHECK_INT(one(2, 1, 1, pki.ca, pki.leaf, pki.ca, "MX.example.org"), 0);
+	CHECK_INT(one(2, 1, 2, pki.ca, pki.leaf, pki.ca, "mx.example.org"), 0);
+	/* the CA not sent: only a full record can stand in for it */
+	CHECK_INT(one(2, 0, 1, pki.ca, pki.leaf, NULL, "mx.example.org"), -1);
+	CHECK_STR(reason, "No usable TLSA match for mx.example.org");
+	CHECK_INT(one(2, 0, 0, pki.ca, pki.leaf, NULL, "mx.example.org"), 0);
+	/* the name and the dates count */
+	CHECK_INT(one(2, 0, 1, pki.ca, pki.leaf, pki.ca, "other.example"), -1);
+	CHECK(strstr(reason, "does not verify from its DANE-TA record") !=
+	    NULL);
+	CHECK_INT(one(2, 0, 1, pki.ca, pki.expired, pki.ca, "mx.example.org"),
+	    -1);
+	CHECK(strstr(reason, "certificate has expired") != NULL);
+	/* a CA that did not sign the leaf, sent along: no chain from it */
+	CHECK_INT(one(2, 0, 1, pki.other, pki.leaf, pki.other,
+	    "mx.example.org"), -1);
+}
+UNIT(t_dane_ta, "certid: DANE-TA anchors the chain, names and dates count");
+
+static void
+t_tlsa_usable(void)
+{
+	static const unsigned char pkix_ee[35] = { 1, 1, 1 },
+	    pkix_ta[35] = { 0, 0, 1 }, badsel[35] = { 3, 2, 1 },
+	    badmt[35] = { 3, 1, 3 }, shortd[34] = { 3, 1, 1 },
+	    longd[36] = { 3, 1, 1 }, sha512[67] = { 2, 1, 2 },
+	    empty[3] = { 3, 1, 0 }, full[5] = { 3, 0, 0, 1, 2 };
+	size_t	 i;
+
+	memset(&set, 0, sizeof(set));
+	certid_tlsa_add(&set, pkix_ee, sizeof(pkix_ee));
+	certid_tlsa_add(&set, pkix_ta, sizeof(pkix_ta));
+	certid_tlsa_add(&set, badsel, sizeof(badsel));
+	certid_tlsa_add(&set, badmt, sizeof(badmt));
+	certid_tlsa_add(&set, shortd, sizeof(shortd));
+	certid_tlsa_add(&set, longd, sizeof(longd));
+	certid_tlsa_add(&set, empty, sizeof(empty));
+	certid_tlsa_add(&set, empty, 2);
+	CHECK_INT(set.n, 0);
+	CHECK_INT(set.unusable, 8);
+	certid_tlsa_add(&set, sha512, sizeof(sha512));
+	certid_tlsa_add(&set, full, sizeof(full));
+	CHECK_INT(set.n, 2);
+	CHECK_INT(set.rr[0].usage, TLSA_DANE_TA);
+	CHECK_INT(set.rr[0].len, 64);
+	CHECK_INT(set.rr[1].len, 2);
+	for (i = 0; i < TLSA_MAXRR + 3; i++)
+		certid_tlsa_add(&set, full, sizeof(full));
+	CHECK_INT(set.n, TLSA_MAXRR);
+	CHECK_INT(set.unusable, 8 + 3 + 2);
+	/* no chain at all */
+	CHECK_INT(certid_dane(&set, (const uint8_t *)"", 0, "mx", &(const
+	    struct tlsa *){ NULL }, reason, sizeof(reason)), -1);
+	CHECK_STR(reason, "No certificate from mx");
+}
+UNIT(t_tlsa_usable, "certid: TLSA records SMTP cannot use are only counted");
