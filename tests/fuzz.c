@@ -12,6 +12,8 @@
  *   certid   both certificate checks on arbitrary "PEM"
  *   reply    the SMTP client's reply reader and keyword check
  *   dns      DNS answer parsing (MX and A records)
+ *   tlsa     DNS answers with TLSA records, into the set DANE uses, then
+ *            matched against a real chain (FUZZ_CHAIN)
  *   route    control/smtproutes: the host, a NUL, then the file
  *   received the head of a message: qmail-smtpd's Received field or not
  *   hello    a client's first TLS record: the server name it asks for
@@ -373,10 +375,59 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	iw.pref = 0;
 	iw.host = "fuzz.example";
 	iw.af = AF_INET;
+	iw.secure = 1;
 	(void)walk(data, (int)size, T_A, ip_rr, &iw);
 	iw.af = AF_INET6;
 	(void)walk(data, (int)size, T_AAAA, ip_rr, &iw);
 	assert(l.n <= DNS_MAXADDR);
+	return 0;
+}
+#endif
+
+#ifdef FUZZ_tlsa
+/* the parser is static: take it in whole */
+#include "../lib/remote/dns.c"
+
+/*
+ * A DNS answer (remote input) read as dns_tlsa() reads one: only usable
+ * records may be kept, each whole, and matching them against the chain
+ * in FUZZ_CHAIN (a PEM file made by tests/mkcerts.sh) must not crash.
+ */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct tlsa_set	 set;
+	static uint8_t		*chain;
+	static size_t		 chainlen;
+	const struct tlsa	*m;
+	const char		*file = getenv("FUZZ_CHAIN");
+	char			 why[512];
+	size_t			 i;
+	FILE			*f;
+
+	if (chain == NULL && (chain = malloc(65536)) != NULL && file != NULL &&
+	    (f = fopen(file, "r")) != NULL) {
+		chainlen = fread(chain, 1, 65536, f);
+		fclose(f);
+	}
+	if (size < sizeof(HEADER) || size > 65536)
+		return 0;
+	memset(&set, 0, sizeof(set));
+	(void)walk(data, (int)size, DNS_T_TLSA, tlsa_rr, &set);
+	assert(set.n <= TLSA_MAXRR);
+	for (i = 0; i < set.n; i++) {
+		assert(set.rr[i].usage == TLSA_DANE_TA ||
+		    set.rr[i].usage == TLSA_DANE_EE);
+		assert(set.rr[i].selector <= TLSA_SPKI);
+		assert(set.rr[i].mtype != TLSA_SHA256 || set.rr[i].len == 32);
+		assert(set.rr[i].mtype != TLSA_SHA512 || set.rr[i].len == 64);
+		assert(set.rr[i].len > 0 && set.rr[i].len <= TLSA_MAXDATA);
+	}
+	if (certid_dane(&set, chain, chainlen, "mail.example.net", &m, why,
+	    sizeof(why)) == 0)
+		assert(m >= set.rr && m < set.rr + set.n);
+	else
+		assert(m == NULL && why[0] != '\0');
 	return 0;
 }
 #endif

@@ -4,7 +4,7 @@
 #	sh tests/fuzz.sh builddir seconds target ...
 #
 # Each target starts from its seeds in tests/fuzz-corpus/<target> (and,
-# for certid, throw-away certificates made here) and keeps what it learns
+# for certid and tlsa, throw-away certificates made here) and keeps what it learns
 # in builddir/corpus/<target>.  A crash leaves its input as
 # builddir/<target>-crash-*: add it to tests/fuzz-corpus/<target> once
 # fixed, so it stays a regression input.  Exit 1 if any target failed.
@@ -20,6 +20,11 @@ for f in "$@"; do
 		sh "$top/tests/mkcerts.sh" "$b/certs" &&
 		    cp "$b/certs"/*.pem "$b/corpus/$f/"
 		export FUZZ_CA="$b/certs/ca.pem"
+	fi
+	if [ "$f" = tlsa ]; then
+		[ -f "$b/certs/mx-fullchain.pem" ] ||
+		    sh "$top/tests/mkcerts.sh" "$b/certs"
+		export FUZZ_CHAIN="$b/certs/mx-fullchain.pem"
 	fi
 	out=$("$b/fuzz-$f" -max_total_time="$t" -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix="$b/$f-" "$b/corpus/$f" 2>&1)

@@ -7,6 +7,11 @@
  *
  * $DNSCACHEIP (djbdns's name for it) picks the resolver: "1.2.3.4", or
  * "127.0.0.1#5353" with a port, as dnsmasq writes it.
+ *
+ * For DANE, every address remembers whether DNSSEC validated the way to
+ * it (the MX RRset and its own A or AAAA RRset), and dns_tlsa() reads a
+ * server's TLSA records.  Validation is the resolver's work; here only
+ * its AD bit is read, and only from a resolver that can be trusted.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -18,18 +23,48 @@
 #include <errno.h>
 #include <netdb.h>
 #include <resolv.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "certid.h"
 #include "dns.h"
 
 #ifndef T_AAAA
 #define T_AAAA	28
 #endif
 
+/* Do the AD bits of answers count (see dns_init)? */
+static int	 dns_validated;
+
+/*
+ * Are all the resolvers on this host?  Only then can nobody on the path
+ * forge the AD bit of an answer.  glibc keeps IPv6 servers elsewhere and
+ * leaves their IPv4 slot empty: those do not count as local.
+ */
+static int
+resolvers_local(void)
+{
+	int	 i;
+
+	for (i = 0; i < _res.nscount; i++)
+		if (_res.nsaddr_list[i].sin_family != AF_INET ||
+		    (ntohl(_res.nsaddr_list[i].sin_addr.s_addr) >> 24) != 127)
+			return 0;
+	return _res.nscount > 0;
+}
+
+/*
+ * The resolver, from /etc/resolv.conf or $DNSCACHEIP.  With dnssec, every
+ * query asks for DNSSEC (EDNS0 with the DO bit), and an answer is taken
+ * as validated when its AD bit is set and the resolver can be trusted to
+ * set it: one on this host, or any that resolv.conf trusts with "options
+ * trust-ad".  glibc 2.31 and later clear the AD bit of every answer
+ * unless RES_TRUSTAD is set, so it is set here for a local resolver.
+ */
 int
-dns_init(void)
+dns_init(int dnssec)
 {
 	const char		*env;
 	char			 ip[64], *hash;
@@ -38,27 +73,38 @@ dns_init(void)
 
 	if (res_init() != 0)
 		return -1;
-	if ((env = getenv("DNSCACHEIP")) == NULL || *env == '\0')
-		return 0;
-	if (strlen(env) >= sizeof(ip))
-		return -1;
-	strcpy(ip, env);
-	if ((hash = strchr(ip, '#')) != NULL) {
-		*hash++ = '\0';
-		port = strtoul(hash, NULL, 10);
+	if ((env = getenv("DNSCACHEIP")) != NULL && *env != '\0') {
+		if (strlen(env) >= sizeof(ip))
+			return -1;
+		strcpy(ip, env);
+		if ((hash = strchr(ip, '#')) != NULL) {
+			*hash++ = '\0';
+			port = strtoul(hash, NULL, 10);
+		}
+		if (inet_pton(AF_INET, ip, &a) != 1 || port == 0 ||
+		    port > 65535)
+			return -1;
+		_res.nscount = 1;
+		_res.nsaddr_list[0].sin_family = AF_INET;
+		_res.nsaddr_list[0].sin_addr = a;
+		_res.nsaddr_list[0].sin_port = htons((unsigned short)port);
 	}
-	if (inet_pton(AF_INET, ip, &a) != 1 || port == 0 || port > 65535)
-		return -1;
-	_res.nscount = 1;
-	_res.nsaddr_list[0].sin_family = AF_INET;
-	_res.nsaddr_list[0].sin_addr = a;
-	_res.nsaddr_list[0].sin_port = htons((unsigned short)port);
+	if (!dnssec)
+		return 0;
+	_res.options |= RES_USE_EDNS0 | RES_USE_DNSSEC;
+#ifdef RES_TRUSTAD
+	if (resolvers_local())
+		_res.options |= RES_TRUSTAD;
+	dns_validated = (_res.options & RES_TRUSTAD) != 0;
+#else
+	dns_validated = resolvers_local();
+#endif
 	return 0;
 }
 
 static int
 add(struct dns_list *l, int af, const void *addr, unsigned int pref,
-    const char *host)
+    const char *host, int secure)
 {
 	struct dns_addr		*d;
 	struct sockaddr_in	*s4;
@@ -69,6 +115,7 @@ add(struct dns_list *l, int af, const void *addr, unsigned int pref,
 	d = &l->a[l->n++];
 	memset(d, 0, sizeof(*d));
 	d->pref = pref;
+	d->secure = secure;
 	strncpy(d->host, host, sizeof(d->host) - 1);
 	if (af == AF_INET) {
 		s4 = (struct sockaddr_in *)&d->sa;
@@ -98,10 +145,10 @@ dns_literal(const char *host, struct dns_list *l)
 	memcpy(buf, host + 1, len - 2);
 	buf[len - 2] = '\0';
 	if (inet_pton(AF_INET, buf, addr) == 1)
-		add(l, AF_INET, addr, 0, host);
+		add(l, AF_INET, addr, 0, host, 0);
 	else if (strncasecmp(buf, "IPv6:", 5) == 0 &&
 	    inet_pton(AF_INET6, buf + 5, addr) == 1)
-		add(l, AF_INET6, addr, 0, host);
+		add(l, AF_INET6, addr, 0, host, 0);
 	else
 		return 0;
 	return 1;
@@ -109,15 +156,21 @@ dns_literal(const char *host, struct dns_list *l)
 
 /*
  * Query name for type; returns the answer length, 0 for "no such
- * records", DNS_HARD for NXDOMAIN, DNS_SOFT otherwise.
+ * records", DNS_HARD for NXDOMAIN, DNS_SOFT otherwise.  *secure: the
+ * answer, records or their absence, was validated by DNSSEC.  res_query()
+ * leaves the answer in ans when it fails for NXDOMAIN or no records.
  */
 static int
-query(const char *name, int type, unsigned char *ans, int anslen)
+query(const char *name, int type, unsigned char *ans, int anslen,
+    int *secure)
 {
 	HEADER	*h = (HEADER *)ans;
 	int	 n;
 
+	memset(h, 0, sizeof(*h));
 	n = res_query(name, C_IN, type, ans, anslen);
+	*secure = dns_validated && h->qr && h->ad && (n >= 0 ||
+	    h_errno == HOST_NOT_FOUND || h_errno == NO_DATA);
 	if (n < 0) {
 		switch (h_errno) {
 		case HOST_NOT_FOUND:
@@ -182,6 +235,7 @@ struct ipwalk {
 	unsigned int	 pref;
 	const char	*host;
 	int		 af;
+	int		 secure;	/* the way here and this answer */
 };
 
 static int
@@ -195,40 +249,46 @@ ip_rr(const unsigned char *ans, const unsigned char *end,
 	if ((w->af == AF_INET && rdlen != 4) ||
 	    (w->af == AF_INET6 && rdlen != 16))
 		return -1;
-	return add(w->l, w->af, rd, w->pref, w->host);
+	return add(w->l, w->af, rd, w->pref, w->host, w->secure);
 }
 
 /*
  * The addresses of a host name (A, then AAAA), appended with preference
  * pref.  Returns 0 when some were found, DNS_HARD when the name does not
- * exist or has none, DNS_SOFT when a lookup failed for now.
+ * exist or has none, DNS_SOFT when a lookup failed for now.  secure: the
+ * way to this name (its MX record) was validated; an address is secure
+ * when that and its own answer were.
  */
 int
-dns_ip(const char *host, struct dns_list *l, unsigned int pref)
+dns_ip(const char *host, struct dns_list *l, unsigned int pref, int secure)
 {
 	unsigned char	 ans[4096], addr[16];
 	struct ipwalk	 w;
 	size_t		 before = l->n;
-	int		 n, soft = 0;
+	int		 n, soft = 0, ad;
 
 	if (dns_literal(host, l))
 		return 0;
 	/* smtproutes may name a relay by its bare address */
 	if (inet_pton(AF_INET, host, addr) == 1)
-		return add(l, AF_INET, addr, pref, host);
+		return add(l, AF_INET, addr, pref, host, 0);
 	if (inet_pton(AF_INET6, host, addr) == 1)
-		return add(l, AF_INET6, addr, pref, host);
+		return add(l, AF_INET6, addr, pref, host, 0);
 	w.l = l;
 	w.pref = pref;
 	w.host = host;
 	w.af = AF_INET;
-	if ((n = query(host, T_A, ans, sizeof(ans))) > 0)
+	if ((n = query(host, T_A, ans, sizeof(ans), &ad)) > 0) {
+		w.secure = secure && ad;
 		n = walk(ans, n, T_A, ip_rr, &w);
+	}
 	if (n == DNS_SOFT)
 		soft = 1;
 	w.af = AF_INET6;
-	if ((n = query(host, T_AAAA, ans, sizeof(ans))) > 0)
+	if ((n = query(host, T_AAAA, ans, sizeof(ans), &ad)) > 0) {
+		w.secure = secure && ad;
 		n = walk(ans, n, T_AAAA, ip_rr, &w);
+	}
 	if (n == DNS_SOFT)
 		soft = 1;
 	/* an address of either kind will do; qmail never even asks for AAAA */
@@ -294,16 +354,16 @@ dns_mx(const char *domain, struct dns_list *l, unsigned long random)
 {
 	unsigned char	 ans[8192];
 	struct mxwalk	*w;
-	int		 i, n, soft = 0;
+	int		 i, n, soft = 0, secure;
 
 	l->n = 0;
 	if (dns_literal(domain, l))
 		return 0;
-	n = query(domain, T_MX, ans, sizeof(ans));
+	n = query(domain, T_MX, ans, sizeof(ans), &secure);
 	if (n == DNS_SOFT)
 		return DNS_SOFT;
 	if (n == DNS_HARD || n == 0)
-		return dns_ip(domain, l, 0);
+		return dns_ip(domain, l, 0, secure);
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return DNS_SOFT;
 	if (walk(ans, n, T_MX, mx_rr, w) == DNS_SOFT) {
@@ -311,7 +371,7 @@ dns_mx(const char *domain, struct dns_list *l, unsigned long random)
 		return DNS_SOFT;
 	}
 	if (w->n == 0) {
-		n = w->nullmx ? DNS_NULLMX : dns_ip(domain, l, 0);
+		n = w->nullmx ? DNS_NULLMX : dns_ip(domain, l, 0, secure);
 		free(w);
 		return n;
 	}
@@ -321,7 +381,8 @@ dns_mx(const char *domain, struct dns_list *l, unsigned long random)
 	}
 	qsort(w->mx, w->n, sizeof(w->mx[0]), mx_cmp);
 	for (i = 0; i < w->n; i++)
-		if (dns_ip(w->mx[i].host, l, w->mx[i].pref) == DNS_SOFT)
+		if (dns_ip(w->mx[i].host, l, w->mx[i].pref, secure) ==
+		    DNS_SOFT)
 			soft = 1;
 	free(w);
 	if (l->n == 0 && soft)
@@ -339,4 +400,42 @@ dns_fmt(const struct dns_addr *d, char *out, size_t outlen)
 		inet_ntop(AF_INET, &s4->sin_addr, out, outlen);
 	else
 		inet_ntop(AF_INET6, &s6->sin6_addr, out, outlen);
+}
+
+static int
+tlsa_rr(const unsigned char *ans, const unsigned char *end,
+    const unsigned char *rd, int rdlen, void *arg)
+{
+	(void)ans;
+	(void)end;
+	certid_tlsa_add(arg, rd, (size_t)rdlen);
+	return 0;
+}
+
+/*
+ * The TLSA records of a mail server, at _port._tcp.host (RFC 7672 2.2),
+ * into set.  DNS_TLSA_FOUND when the answer is validated and has records
+ * (usable or not: see set), DNS_TLSA_NONE when there are none or the
+ * answer is not validated, DNS_TLSA_FAILED when the lookup failed: a
+ * SERVFAIL, which a validating resolver also gives for forged answers.
+ */
+enum dns_tlsa
+dns_tlsa(const char *host, int port, struct tlsa_set *set)
+{
+	unsigned char	 ans[16384];
+	char		 name[DNS_MAXHOST + 16];
+	int		 n, secure;
+
+	memset(set, 0, sizeof(*set));
+	if (snprintf(name, sizeof(name), "_%d._tcp.%s", port, host) >=
+	    (int)sizeof(name))
+		return DNS_TLSA_NONE;
+	n = query(name, DNS_T_TLSA, ans, sizeof(ans), &secure);
+	if (n == DNS_SOFT)
+		return DNS_TLSA_FAILED;
+	if (n <= 0 || !secure)
+		return DNS_TLSA_NONE;
+	if (walk(ans, n, DNS_T_TLSA, tlsa_rr, set) == DNS_SOFT)
+		return DNS_TLSA_FAILED;
+	return set->n + set->unusable > 0 ? DNS_TLSA_FOUND : DNS_TLSA_NONE;
 }

@@ -1,6 +1,7 @@
 /*
  * Where to deliver: MX lookup in preference order (equal preferences
- * shuffled), A/AAAA fallback, [1.2.3.4] and [IPv6:...] literals.
+ * shuffled), A/AAAA fallback, [1.2.3.4] and [IPv6:...] literals; which
+ * answers DNSSEC validated, and the TLSA records for DANE.
  */
 #ifndef DNS_H
 #define DNS_H
@@ -21,6 +22,7 @@ struct dns_addr {
 	struct sockaddr_storage	 sa;
 	socklen_t		 salen;
 	unsigned int		 pref;
+	int			 secure;	/* validated by DNSSEC */
 	char			 host[DNS_MAXHOST];	/* MX name, for TLS */
 };
 
@@ -29,10 +31,21 @@ struct dns_list {
 	size_t		 n;
 };
 
-int	dns_init(void);
+#define DNS_T_TLSA	52
+
+enum dns_tlsa {
+	DNS_TLSA_NONE,		/* none, or not validated */
+	DNS_TLSA_FOUND,		/* validated records, usable or not */
+	DNS_TLSA_FAILED		/* the lookup failed: SERVFAIL, say */
+};
+
+struct tlsa_set;
+
+int	dns_init(int);
 int	dns_literal(const char *, struct dns_list *);
-int	dns_ip(const char *, struct dns_list *, unsigned int);
+int	dns_ip(const char *, struct dns_list *, unsigned int, int);
 int	dns_mx(const char *, struct dns_list *, unsigned long);
 void	dns_fmt(const struct dns_addr *, char *, size_t);
+enum dns_tlsa	dns_tlsa(const char *, int, struct tlsa_set *);
 
 #endif
