@@ -53,7 +53,8 @@ static struct {
 	long		 timeoutconnect;
 	char		*routes;
 	size_t		 routeslen;
-} ctl = { "", 1200, 60, NULL, 0 };
+	int		 dane;		/* no control/nodane */
+} ctl = { "", 1200, 60, NULL, 0, 1 };
 
 static const char	*sender;
 static char		**recips;
@@ -72,6 +73,12 @@ static struct {
 	int	 fellback;	/* plaintext after STARTTLS failed or was refused */
 	char	 note[640];	/* "control/clientcert.pem not used: ..." */
 } tls;
+
+/* The TLS policy of the server being tried, looked up before connecting */
+static struct policy	 pol;
+
+/* Servers that DANE requires TLS of and that could not give it, and why */
+static char		 skipped[1024];
 
 /* ------------------------------------------------------------ the report */
 
@@ -188,6 +195,20 @@ tls_quit(const char *s1, const char *s2, int how)
 	report_tls_exit('Z');
 }
 
+/*
+ * No server was left, and some were passed over because DANE requires
+ * TLS of them and they could not give it: the message waits, and the
+ * report says which and why.
+ */
+static void __attribute__((__noreturn__))
+temp_dane(void)
+{
+	report_puts("Z");
+	report_puts(skipped);
+	report_puts(" (#4.7.5)\n");
+	report_tls_exit('Z');
+}
+
 /* ----------------------------------------------------------- the dialogue */
 
 static int
@@ -269,14 +290,50 @@ send_message(void)
 	put(".\r\n");
 }
 
-enum { DONE, RETRY_PLAIN };
+enum { DONE, RETRY_PLAIN, SKIP_SERVER };
 
 /* How the session went on after starttls() */
 enum secured {
 	PLAINTEXT,		/* no TLS (see *retry) */
-	ENCRYPTED,		/* TLS, the server's certificate not judged */
-	VERIFIED		/* TLS, verified against tlshosts/<host>.pem */
+	ENCRYPTED,		/* TLS by chance: the certificate not judged */
+	ENFORCED,		/* TLS the policy requires, judged by it */
+	SKIPPED			/* DANE: TLS could not be had from this server */
 };
+
+/*
+ * TLS failed where the policy requires it.  With tlshosts/<host>.pem the
+ * message is deferred, in the qmail-tls patch's words (tls_quit).  With
+ * DANE this server is not used and the next one is tried (RFC 7672
+ * 2.2); why is kept, for the report if no server is left.
+ */
+static enum secured
+tls_refused(const char *s1, const char *s2, int how)
+{
+	size_t	 n = strlen(skipped);
+
+	if (pol.level == POLICY_VERIFY)
+		tls_quit(s1, s2, how);
+	if (!(how & FAIL_NOQUIT))
+		smtpc_puts(&smtp, "QUIT\r\n");
+	if (n < sizeof(skipped))
+		snprintf(skipped + n, sizeof(skipped) - n, "%s%s%s%s; %s %s.",
+		    n > 0 ? " " : "", s1, s2 != NULL ? ": " : "",
+		    s2 != NULL ? s2 : "", how & FAIL_CONNECTING ?
+		    "connecting to" : "connected to", partner);
+	return SKIPPED;
+}
+
+/* Why TLS is required, for a message about its failure. */
+static const char *
+required(char *buf, size_t len, const char *pemfmt, const char *danefmt,
+    const char *host)
+{
+	if (pol.level == POLICY_VERIFY)
+		snprintf(buf, len, pemfmt, pol.file);
+	else
+		snprintf(buf, len, danefmt, host);
+	return buf;
+}
 
 /* STARTTLS failed or was refused: go on in plaintext, and say why. */
 static void
@@ -301,41 +358,72 @@ handshake_failed(const char *why)
 }
 
 /*
- * STARTTLS, as the policy for this MX host says (see policy_lookup).
- * Sets *retry when a handshake failed under the "may" policy, so the
- * caller connects once more and delivers without TLS.
+ * After the handshake: the server's certificate judged as the policy
+ * says, and the line that says how the message leaves.
+ */
+static enum secured
+judge(struct tls *ctx, const char *host)
+{
+	const struct tlsa	*m;
+	const uint8_t		*chain;
+	size_t			 chainlen;
+	char			 msg[PATH_MAX + 64];
+
+	chain = tls_peer_cert_chain_pem(ctx, &chainlen);
+	if (pol.level == POLICY_VERIFY && certid_server(chain, chainlen,
+	    pol.file, host, msg, sizeof(msg)) == -1)
+		tls_quit(msg, NULL, 0);
+	if (pol.level == POLICY_DANE && certid_dane(&pol.tlsa, chain,
+	    chainlen, host, &m, msg, sizeof(msg)) == -1)
+		return tls_refused(msg, NULL, 0);
+	if (pol.level == POLICY_DANE)
+		snprintf(msg, sizeof(msg), "DANE verified: TLSA %u %u %u of "
+		    "%s matched", m->usage, m->selector, m->mtype, host);
+	else if (pol.level == POLICY_DANE_ENCRYPT)
+		snprintf(msg, sizeof(msg), "server certificate not verified: "
+		    "no usable TLSA record of %s", host);
+	else
+		snprintf(msg, sizeof(msg), "server certificate %s",
+		    pol.level == POLICY_VERIFY ? "verified" : "not verified");
+	snprintf(tls.line, sizeof(tls.line), "TLS %s with %s, %s.",
+	    tls_conn_version(ctx), tls_conn_cipher(ctx), msg);
+	return pol.level == POLICY_MAY ? ENCRYPTED : ENFORCED;
+}
+
+/*
+ * STARTTLS, as the policy for this MX host says (policy_lookup, done
+ * before connecting).  Sets *retry when a handshake failed under the
+ * "may" policy, so the caller connects once more and delivers without
+ * TLS.
  */
 static enum secured
 starttls(const struct dns_addr *d, int esmtp, int *retry)
 {
-	char			 pem[PATH_MAX], err[512], msg[PATH_MAX + 64];
-	const uint8_t		*chain;
-	size_t			 chainlen;
+	char			 err[512], msg[PATH_MAX + 64];
 	struct tls		*ctx;
 	struct tls_config	*cfg;
 	FILE			*f;
-	enum tls_policy		 policy;
-	int			 r;
+	int			 r, strict = policy_tls_required(pol.level);
 
-	policy = policy_lookup(CONTROL, d->host, pem, sizeof(pem));
-	if (policy == POLICY_NONE) {
+	if (pol.level == POLICY_NONE) {
 		snprintf(tls.line, sizeof(tls.line), "No TLS: not tried, as "
-		    "%s says.", pem);
+		    "%s says.", pol.file);
 		return PLAINTEXT;
 	}
 	if (!esmtp || !smtpc_keyword(&smtp, "STARTTLS")) {
-		if (policy == POLICY_VERIFY) {
-			snprintf(msg, sizeof(msg), "No TLS achieved while %s "
-			    "exists", pem);
-			tls_quit(msg, NULL, FAIL_CONNECTING);
-		}
+		if (strict)
+			return tls_refused(required(msg, sizeof(msg),
+			    "No TLS achieved while %s exists", "STARTTLS not "
+			    "offered by %s, which publishes TLSA records",
+			    d->host), NULL, FAIL_CONNECTING);
 		snprintf(tls.line, sizeof(tls.line), "No TLS: the server did "
 		    "not offer STARTTLS.");
 		return PLAINTEXT;
 	}
-	if (policy == POLICY_VERIFY) {
-		if ((f = fopen(pem, "r")) == NULL) {
-			snprintf(msg, sizeof(msg), "TLS unable to load %s", pem);
+	if (pol.level == POLICY_VERIFY) {
+		if ((f = fopen(pol.file, "r")) == NULL) {
+			snprintf(msg, sizeof(msg), "TLS unable to load %s",
+			    pol.file);
 			tls_quit(msg, strerror(errno), FAIL_CONNECTING);
 		}
 		fclose(f);
@@ -347,16 +435,16 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	put("STARTTLS\r\n");
 	closing(r = code());
 	if (r != 220) {
-		if (policy == POLICY_VERIFY) {
-			snprintf(msg, sizeof(msg), "STARTTLS rejected while %s "
-			    "exists", pem);
-			tls_quit(msg, NULL, FAIL_CONNECTING | FAIL_REPLY);
-		}
+		tlsconf_client_done(cfg);
+		tls_free(ctx);
+		if (strict)
+			return tls_refused(required(msg, sizeof(msg),
+			    "STARTTLS rejected while %s exists", "STARTTLS "
+			    "rejected by %s, which publishes TLSA records",
+			    d->host), NULL, FAIL_CONNECTING | FAIL_REPLY);
 		snprintf(msg, sizeof(msg), "No TLS: STARTTLS was refused with "
 		    "%d.", r);
 		fell_back(msg, "", "");
-		tlsconf_client_done(cfg);
-		tls_free(ctx);
 		return PLAINTEXT;
 	}
 	/* replies sent after the 220 and before TLS are injection */
@@ -367,23 +455,14 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	if (r != 0) {
 		snprintf(err, sizeof(err), "%s", r == CONN_TIMEOUT ? "timed out" :
 		    conn_error(&smtp.conn));
-		if (policy == POLICY_VERIFY)
-			tls_quit("TLS connect failed", err, FAIL_NOQUIT);
+		if (strict)
+			return tls_refused("TLS connect failed", err,
+			    FAIL_NOQUIT);
 		handshake_failed(err);
 		*retry = 1;
 		return PLAINTEXT;
 	}
-	if (policy == POLICY_VERIFY) {
-		chain = tls_peer_cert_chain_pem(ctx, &chainlen);
-		if (certid_server(chain, chainlen, pem, d->host, msg,
-		    sizeof(msg)) == -1)
-			tls_quit(msg, NULL, 0);
-	}
-	snprintf(tls.line, sizeof(tls.line), "TLS %s with %s, %s.",
-	    tls_conn_version(ctx), tls_conn_cipher(ctx),
-	    policy == POLICY_VERIFY ? "server certificate verified" :
-	    "server certificate not verified");
-	return policy == POLICY_VERIFY ? VERIFIED : ENCRYPTED;
+	return judge(ctx, d->host);
 }
 
 /*
@@ -393,7 +472,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
  * answers with a reply says why, and is taken at its word (code()).
  */
 static int
-ehlo_tls(int verified)
+ehlo_tls(int strict)
 {
 	const char	*e;
 	int		 c;
@@ -402,8 +481,10 @@ ehlo_tls(int verified)
 	    smtpc_puts(&smtp, ctl.helohost) == -1 ||
 	    smtpc_puts(&smtp, "\r\n") == -1 || (c = smtpc_reply(&smtp)) == -1) {
 		e = conn_error(&smtp.conn);
-		if (verified)
-			tls_quit("TLS connect failed", e, FAIL_NOQUIT);
+		if (strict) {
+			tls_refused("TLS connect failed", e, FAIL_NOQUIT);
+			return SKIP_SERVER;
+		}
 		handshake_failed(e);
 		return RETRY_PLAIN;
 	}
@@ -419,7 +500,7 @@ ehlo_tls(int verified)
 static int
 session(const struct dns_addr *d, int fd, int usetls)
 {
-	int	 c, esmtp, secure, retry = 0, any = 0;
+	int	 c, esmtp, secure, next, retry = 0, any = 0;
 	char	**r;
 
 	smtpc_init(&smtp, fd, (int)ctl.timeout * 1000);
@@ -435,8 +516,11 @@ session(const struct dns_addr *d, int fd, int usetls)
 		if (code() != 250)
 			quit("ZConnected to ", " but my name was rejected");
 	}
-	if (usetls && (secure = starttls(d, esmtp, &retry)) != PLAINTEXT)
-		retry = ehlo_tls(secure == VERIFIED) == RETRY_PLAIN;
+	if (usetls && (secure = starttls(d, esmtp, &retry)) == SKIPPED)
+		return SKIP_SERVER;
+	if (usetls && secure != PLAINTEXT &&
+	    (next = ehlo_tls(secure == ENFORCED)) != DONE)
+		return next;
 	if (retry)
 		return RETRY_PLAIN;
 	/*
@@ -550,6 +634,7 @@ getcontrols(void)
 	    control_readfile(CONTROL, "smtproutes", &ctl.routes,
 	    &ctl.routeslen) == -1)
 		temp_control();
+	ctl.dane = access(CONTROL "/nodane", F_OK) != 0;
 	if (ctl.timeout < 1)
 		ctl.timeout = 1;
 	if (ctl.timeoutconnect < 1)
@@ -579,7 +664,7 @@ main(int argc, char *argv[])
 {
 	static struct dns_list	 list;
 	const char		*home, *relay;
-	char			 routebuf[256];
+	char			 routebuf[256], why[DNS_MAXHOST + 32];
 	unsigned int		 prefme = 100000;
 	size_t			 i;
 	int			 port = 25, fd, timedout, r;
@@ -599,9 +684,9 @@ main(int argc, char *argv[])
 
 	relay = route_find(ctl.routes, ctl.routeslen, argv[1], routebuf,
 	    sizeof(routebuf), &port) ? routebuf : NULL;
-	if (dns_init() == -1)
+	if (dns_init(ctl.dane) == -1)
 		temp_dns();
-	r = relay != NULL ? dns_ip(relay, &list, 0) :
+	r = relay != NULL ? dns_ip(relay, &list, 0, 1) :
 	    dns_mx(argv[1], &list, (unsigned long)time(NULL) +
 	    ((unsigned long)getpid() << 16));
 	if (r == DNS_SOFT)
@@ -629,20 +714,34 @@ main(int argc, char *argv[])
 		if (list.a[i].pref >= prefme ||
 		    tcpto_skip((struct sockaddr *)&list.a[i].sa, time(NULL)))
 			continue;
+		dns_fmt(&list.a[i], partner, sizeof(partner));
+		policy_lookup(CONTROL, &list.a[i], port, ctl.dane, &pol);
+		if (pol.level == POLICY_DANE_FAILED) {
+			snprintf(why, sizeof(why), "TLSA lookup failed for %s",
+			    list.a[i].host);
+			tls_refused(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
+			continue;
+		}
 		if ((fd = connect_to(&list.a[i], port, &timedout)) == -1) {
 			tcpto_note((struct sockaddr *)&list.a[i].sa, timedout,
 			    time(NULL));
 			continue;
 		}
 		tcpto_note((struct sockaddr *)&list.a[i].sa, 0, time(NULL));
-		dns_fmt(&list.a[i], partner, sizeof(partner));
-		if (session(&list.a[i], fd, 1) == RETRY_PLAIN) {
+		switch (session(&list.a[i], fd, 1)) {
+		case RETRY_PLAIN:
 			/* once more, without TLS, to the same server */
 			close(fd);
 			if ((fd = connect_to(&list.a[i], port, &timedout)) == -1)
 				temp_noconn();
 			session(&list.a[i], fd, 0);
+			break;
+		case SKIP_SERVER:
+			close(fd);
+			break;
 		}
 	}
+	if (skipped[0] != '\0')
+		temp_dane();
 	temp_noconn();
 }

@@ -10,11 +10,16 @@
 # their own instances).  Postfix replaces any other MTA (package, or a
 # qmail's /usr/sbin/sendmail link), so where /usr/sbin/sendmail exists it
 # is left out and its tests skip, unless DEPS_POSTFIX=force (CI sets it).
+#
+# nsd, unbound and ldnsutils are for tests/dnssec.py (DANE): the tests run
+# their own instances on 127.0.0.1 with their own configurations.  Where
+# the system's services start on install (systemd, no policy-rc.d), the
+# packages' own nsd and unbound start too, on port 53.
 set -eu
 
 build="gcc make pkg-config libtls-dev libssl-dev"
 demo="$build ucspi-tcp swaks libnet-ssleay-perl openssl python3"
-check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base clang libclang-rt-14-dev msmtp gnutls-bin daemontools"
+check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base nsd unbound ldnsutils clang libclang-rt-14-dev msmtp gnutls-bin daemontools"
 interop="postfix"
 bench="$demo python3 tlswrapper"
 slow="$check testssl.sh valgrind"

@@ -152,7 +152,7 @@ class Server:
     """
 
     def __init__(self, chain=("SMTPD", "STANDIN"), control=None, env=None,
-                 rules=None, tcpopts=()):
+                 rules=None, tcpopts=(), host="127.0.0.1", port=None):
         """tcpopts: more tcpserver options.  A -c (concurrency) brings a
         listen backlog (-b) to match: with tcpserver's default of 20, a
         burst of more connections overflows the accept queue, and Linux
@@ -200,6 +200,8 @@ class Server:
         self.rules = rules
         self.tcpopts = AS_USER + backlog(tcpopts) + list(tcpopts)
         self.proc = None
+        self.host = host
+        self.want_port = port       # None: any free one
         self.port = None
         self.probes = 0
 
@@ -211,11 +213,11 @@ class Server:
                            input=self.rules.encode(), check=True, timeout=10)
             pre = ["-x", cdb]
         for attempt in range(5):
-            self.port = free_port()
+            self.port = self.want_port or free_port()
             log = open(self.logpath, "ab")
             self.proc = subprocess.Popen(
                 ["tcpserver", "-v", "-R", "-H", "-l", "localhost"] +
-                self.tcpopts + pre + ["127.0.0.1", str(self.port)] +
+                self.tcpopts + pre + [self.host, str(self.port)] +
                 self.chain, env=self.env, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=log)
             log.close()
@@ -229,7 +231,7 @@ class Server:
         if self.proc.poll() is not None:
             return False
         try:
-            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            socket.create_connection((self.host, self.port), 0.2).close()
         except OSError:
             return False
         # that probe was a session too: let it end, and forget it

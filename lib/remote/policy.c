@@ -1,7 +1,7 @@
 /*
- * The qmail-tls patch's TLS policy for a mail server, from the control
- * directory: tlshosts/<host>.pem, notlshosts/<host>,
- * tlshosts/exhaustivelist (see starttls-remote(8)).
+ * The TLS policy for a mail server: the qmail-tls patch's control files
+ * (tlshosts/<host>.pem, notlshosts/<host>, tlshosts/exhaustivelist) and
+ * DANE, in one order (see policy_lookup and starttls-remote(8)).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -27,43 +27,89 @@ policy_file(const char *dir, const char *sub, const char *name,
 }
 
 /*
+ * The TLSA records of d->host decide, if DNSSEC validated the way to it
+ * (RFC 7672 2.2): 1, or 0 when DANE does not apply.
+ */
+static int
+policy_dane(const struct dns_addr *d, int port, struct policy *p)
+{
+	if (!d->secure)
+		return 0;
+	switch (dns_tlsa(d->host, port, &p->tlsa)) {
+	case DNS_TLSA_NONE:
+		return 0;
+	case DNS_TLSA_FOUND:
+		p->level = p->tlsa.n > 0 ? POLICY_DANE : POLICY_DANE_ENCRYPT;
+		return 1;
+	case DNS_TLSA_FAILED:
+		p->level = POLICY_DANE_FAILED;
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * The TLS policy for a mail server, by its host name as found in the MX
  * record, the relay's name from smtproutes, or the domain itself when it
- * has no MX: as the qmail-tls patch keys it, and in its order: a
- * tlshosts/<host>.pem always wins.  The name is tried as DNS spelled it
- * (as the patch does) and in lower case, without a trailing dot.  pem
- * gets the path of the file that decided: the .pem file for POLICY_VERIFY,
- * the notlshosts file or exhaustivelist for POLICY_NONE.
+ * has no MX, in this order: a tlshosts/<host>.pem always wins (as in the
+ * qmail-tls patch, and as Postfix's policy table wins over DANE); then
+ * notlshosts/<host>, the administrator's word for that one server; then,
+ * with dane, the server's TLSA records; then tlshosts/exhaustivelist,
+ * which keeps opportunistic TLS to the listed hosts but does not stop
+ * DANE.  The name is tried as DNS spelled it (as the patch does) and in
+ * lower case, without a trailing dot.  p->file gets the path of the file
+ * that decided: the .pem file for POLICY_VERIFY, the notlshosts file or
+ * exhaustivelist for POLICY_NONE.
  */
-enum tls_policy
-policy_lookup(const char *dir, const char *host, char *pem, size_t pemlen)
+void
+policy_lookup(const char *dir, const struct dns_addr *d, int port, int dane,
+    struct policy *p)
 {
+	const char	*host = d->host;
 	char		 name[256], lower[256];
 	size_t		 i, len = strlen(host);
 	unsigned char	 addr[16];
 
+	p->level = POLICY_MAY;
+	p->file[0] = '\0';
 	/* an address has no name to look up or to check: opportunistic */
 	if (host[0] == '[' || inet_pton(AF_INET, host, addr) == 1 ||
 	    inet_pton(AF_INET6, host, addr) == 1)
-		return POLICY_MAY;
+		return;
 	if (len > 0 && host[len - 1] == '.')
 		len--;
 	if (len == 0 || len >= sizeof(name) || host[0] == '.')
-		return POLICY_MAY;
+		return;
 	for (i = 0; i < len; i++) {
 		if (host[i] == '/')
-			return POLICY_MAY;		/* never a path */
+			return;		/* never a path */
 		name[i] = host[i];
 		lower[i] = host[i] >= 'A' && host[i] <= 'Z' ?
 		    host[i] - 'A' + 'a' : host[i];
 	}
 	name[len] = lower[len] = '\0';
-	if (policy_file(dir, "tlshosts", name, lower, ".pem", pem, pemlen))
-		return POLICY_VERIFY;
-	if (policy_file(dir, "notlshosts", name, lower, "", pem, pemlen))
-		return POLICY_NONE;
-	snprintf(pem, pemlen, "%s/tlshosts/exhaustivelist", dir);
-	if (access(pem, F_OK) == 0)
-		return POLICY_NONE;
-	return POLICY_MAY;
+	if (policy_file(dir, "tlshosts", name, lower, ".pem", p->file,
+	    sizeof(p->file)))
+		p->level = POLICY_VERIFY;
+	else if (policy_file(dir, "notlshosts", name, lower, "", p->file,
+	    sizeof(p->file)))
+		p->level = POLICY_NONE;
+	else if (dane && policy_dane(d, port, p))
+		p->file[0] = '\0';
+	else {
+		snprintf(p->file, sizeof(p->file), "%s/tlshosts/exhaustivelist",
+		    dir);
+		if (access(p->file, F_OK) == 0)
+			p->level = POLICY_NONE;
+		else
+			p->file[0] = '\0';
+	}
+}
+
+/* Must the message go over TLS, or not to this server at all? */
+int
+policy_tls_required(enum tls_policy level)
+{
+	return level == POLICY_VERIFY || level == POLICY_DANE ||
+	    level == POLICY_DANE_ENCRYPT;
 }
