@@ -58,10 +58,13 @@ def sni_selects_certificate_by_name():
         expect_eq(presented(srv, None), "CN=localhost", "no SNI")
         expect_eq(presented(srv, "other.example.net"), "CN=localhost",
                   "unknown name")
-        expect_eq(presented(srv, "../wrongname"), "CN=localhost",
-                  "a path as a name")
-        expect_eq(presented(srv, "servercerts/../../wrongname"),
-                  "CN=localhost", "a path as a name")
+        # OpenSSL lets such a name through to us (servercert.pem is the
+        # answer); LibreSSL refuses the handshake itself.  Never the file
+        # the path would name.
+        for path in ("../wrongname", "servercerts/../../wrongname"):
+            got = presented(srv, path)
+            expect(got == "CN=localhost" or got.startswith("none: "),
+                   "a path as a name: %s" % got[:200])
         srv.idle()
         log = srv.ourlog()
     expect_in("sni=mail.example.net cert=servercerts/mail.example.net.pem",
