@@ -642,6 +642,32 @@ getcontrols(void)
 }
 
 /*
+ * Is DANE on, and can it ever apply: does the resolver a delivery would
+ * ask have its DNSSEC answers trusted?
+ */
+static void
+check_dane(struct confcheck *c, const char *dir)
+{
+	char	 path[PATH_MAX], resolver[64];
+
+	if (control_path(path, sizeof(path), dir, "nodane") == 0 &&
+	    access(path, F_OK) == 0)
+		confcheck_say(c, "nodane", CHECK_OK, "DANE is off");
+	else if (dns_init(1) == -1)
+		confcheck_say(c, "nodane", CHECK_ERROR, "absent, so DANE is "
+		    "on, but the resolver cannot be set up: see $DNSCACHEIP "
+		    "and /etc/resolv.conf");
+	else if (dns_trusted(resolver, sizeof(resolver)))
+		confcheck_say(c, "nodane", CHECK_OK, "absent, so DANE is on: "
+		    "the resolver %s is trusted to validate", resolver);
+	else
+		confcheck_say(c, "nodane", CHECK_WARNING, "absent, but DANE "
+		    "never applies: the resolver %s is not on this host, and "
+		    "/etc/resolv.conf does not trust it (options trust-ad)",
+		    resolver);
+}
+
+/*
  * starttls-remote -C: its control files checked as a delivery reads them
  * (confcheck.h), one line each on stdout; run by hand, never by qmail.
  */
@@ -656,6 +682,7 @@ check(const char *home)
 	confcheck_keypair(&c, "clientcert.pem", NULL, CHECK_OPTIONAL);
 	confcheck_ciphers(&c, "tlsclientciphers", NULL);
 	confcheck_tlshosts(&c);
+	check_dane(&c, dir);
 	return confcheck_status(&c);
 }
 

@@ -42,9 +42,10 @@ def check_smtpd(ctl, env=None, user=None):
     return p.returncode, p.stdout.decode()
 
 
-def check_remote(ctl):
-    p = run([REMOTE, "-C"], env=dict(os.environ, STARTTLS_QMAILHOME=
-                                     os.path.dirname(ctl)), timeout=30)
+def check_remote(ctl, env=None):
+    e = dict(os.environ, STARTTLS_QMAILHOME=os.path.dirname(ctl))
+    e.update(env or {})
+    p = run([REMOTE, "-C"], env=e, timeout=30)
     return p.returncode, p.stdout.decode()
 
 
@@ -254,3 +255,31 @@ def check_remote_files():
                 "holds no certificate")
     expect_line(out, "clientcert.pem", "error", "holds no private key")
     shutil.rmtree(os.path.dirname(ctl))
+
+
+@test
+def check_remote_dane():
+    """starttls-remote -C says whether DANE can apply: on with a resolver
+    on this host, a warning (DANE would never apply) with one elsewhere
+    that resolv.conf does not trust, off with control/nodane."""
+    ctl = control({})
+    code, out = check_remote(ctl, {"DNSCACHEIP": "127.0.0.1#5353"})
+    expect_eq(code, 0, "exit:\n" + out)
+    expect_line(out, "nodane", "ok", "DANE is on: the resolver 127.0.0.1 "
+                "is trusted")
+    with open("/etc/resolv.conf") as f:
+        trusted = "trust-ad" in f.read()
+    if not trusted:
+        code, out = check_remote(ctl, {"DNSCACHEIP": "192.0.2.53"})
+        expect_eq(code, 0, "exit:\n" + out)
+        expect_line(out, "nodane", "warning", "DANE never applies: the "
+                    "resolver 192.0.2.53 is not on this host")
+    # glibc reads resolv.conf's options from $RES_OPTIONS too
+    code, out = check_remote(ctl, {"DNSCACHEIP": "192.0.2.53",
+                                   "RES_OPTIONS": "trust-ad"})
+    expect_line(out, "nodane", "ok", "the resolver 192.0.2.53 is trusted")
+    with open(os.path.join(ctl, "nodane"), "w"):
+        pass
+    code, out = check_remote(ctl, {"DNSCACHEIP": "192.0.2.53"})
+    expect_line(out, "nodane", "ok", "DANE is off")
+    expect_eq(code, 0, "exit:\n" + out)

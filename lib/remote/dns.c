@@ -131,6 +131,20 @@ add(struct dns_list *l, int af, const void *addr, unsigned int pref,
 	return 0;
 }
 
+/*
+ * After dns_init(1): are validated answers trusted?  resolver gets the
+ * first resolver's address, for starttls-remote -C to name.
+ */
+int
+dns_trusted(char *resolver, size_t len)
+{
+	snprintf(resolver, len, "%s", "an IPv6 resolver");
+	if (_res.nscount > 0 && _res.nsaddr_list[0].sin_family == AF_INET)
+		inet_ntop(AF_INET, &_res.nsaddr_list[0].sin_addr, resolver,
+		    (socklen_t)len);
+	return dns_validated;
+}
+
 /* "[1.2.3.4]" or "[IPv6:::1]": 1 and the address, 0 if not a literal. */
 int
 dns_literal(const char *host, struct dns_list *l)

@@ -42,6 +42,7 @@ enum dns_tlsa {
 struct tlsa_set;
 
 int	dns_init(int);
+int	dns_trusted(char *, size_t);
 int	dns_literal(const char *, struct dns_list *);
 int	dns_ip(const char *, struct dns_list *, unsigned int, int);
 int	dns_mx(const char *, struct dns_list *, unsigned long);
