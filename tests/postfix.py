@@ -22,6 +22,7 @@ import os
 import pwd
 import grp
 import shutil
+import socket
 import signal
 import smtplib
 import subprocess
@@ -140,7 +141,8 @@ _serial = [0]
 
 
 class Postfix:
-    """One Postfix instance, listening on 127.0.0.1:self.port.  main:
+    """One Postfix instance, listening on host:self.port (port: a free one
+    unless given; 25 on 127.0.0.x makes it an MX host).  main:
     main.cf parameters added to or replacing the defaults below.
 
     Without relayhost, a server: STARTTLS offered on self.port, mail for
@@ -150,7 +152,8 @@ class Postfix:
     relayed to relayhost (its TLS as main's smtp_tls_* say); a failed
     delivery stays queued (soft_bounce), it never bounces."""
 
-    def __init__(self, main=None, relayhost=None):
+    def __init__(self, main=None, relayhost=None, host="127.0.0.1",
+                 port=None):
         _serial[0] += 1
         self.dir = os.path.join(WORK, "postfix%03d" % _serial[0])
         self.etc = os.path.join(self.dir, "etc")
@@ -160,6 +163,8 @@ class Postfix:
         self.logpath = os.path.join(self.dir, "maillog")
         self.main = main or {}
         self.relayhost = relayhost
+        self.host = host
+        self.want_port = port
         self.port = None
         self.proc = None
 
@@ -175,6 +180,8 @@ class Postfix:
             "setgid_group": "postdrop",
             "maillog_file": self.logpath,
             "maillog_file_prefixes": self.dir,
+            # an interface's own address, or Postfix refuses to start;
+            # master.cf binds self.host, which may be any of 127.0.0.0/8
             "inet_interfaces": "127.0.0.1",
             "inet_protocols": "ipv4",
             "myhostname": "postfix.test",
@@ -221,7 +228,7 @@ class Postfix:
                 if v is not None:
                     f.write("%s = %s\n" % (k, v))
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
-            f.write("127.0.0.1:%d inet n - n - - smtpd\n" % self.port)
+            f.write("%s:%d inet n - n - - smtpd\n" % (self.host, self.port))
             f.write(_SERVICES)
         # Postfix waits (up to 2 s) for a main.cf changed within the last
         # second to settle: these are written whole, so date them back
@@ -249,11 +256,13 @@ class Postfix:
 
     def _listening(self, port):
         want = ":%04X " % port
+        # /proc/net/tcp's address: the four bytes in host order, in hex
+        addr = socket.inet_aton(self.host)[::-1].hex().upper()
         try:
             with open("/proc/net/tcp") as f:
                 for line in f.readlines()[1:]:
                     w = line.split()
-                    if w[1].startswith("0100007F") and \
+                    if w[1].startswith(addr) and \
                             (w[1] + " ").endswith(want) and w[3] == "0A":
                         return True
         except OSError:
@@ -263,7 +272,7 @@ class Postfix:
     def start(self):
         self._make_dirs()
         for attempt in range(5):
-            self.port = free_port()
+            self.port = self.want_port or free_port()
             self._write_config()
             chk = subprocess.run([POSTCONF, "-c", self.etc, "-n"],
                                  capture_output=True, text=True, timeout=10)

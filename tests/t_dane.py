@@ -7,6 +7,7 @@ never send in plaintext.
 import os
 
 import dnssec
+import postfix
 from dnssec import Resolver, tlsa_data
 from lib import (collector, Server, cert, expect, expect_eq, expect_in,
                  expect_not_in)
@@ -69,6 +70,11 @@ def dane_zone():
         # the TLSA answer is forged (a broken signature): SERVFAIL
         "forged MX 10 mx8", "mx8 A 127.0.0.28",
         "_25._tcp.mx8 TLSA " + tlsa(3, 1, 1, "server.pem"),
+        # Postfix as the MX: its certificate, then another one
+        "pf MX 10 mxpf", "mxpf A 127.0.0.32",
+        "_25._tcp.mxpf TLSA " + tlsa(3, 1, 1, "server.pem"),
+        "pfbad MX 10 mxpfbad", "mxpfbad A 127.0.0.32",
+        "_25._tcp.mxpfbad TLSA " + tlsa(2, 0, 1, "other-ca.pem"),
     ])
 
 
@@ -235,3 +241,25 @@ def dane_and_the_control_files():
         delivered(rep, "127.0.0.23", "nodane")
         expect_in("server certificate not verified.", rep.final, "nodane")
         expect_eq((len(a1.messages), len(a3.messages)), (1, 2), "messages")
+
+
+@test
+def dane_postfix_server():
+    """A real MTA as the MX: Postfix presenting the test server
+    certificate; 3 1 1 for it delivers, verified; a 2 0 1 record for a CA
+    that did not sign it defers, and Postfix gets no message."""
+    if need_root() or postfix.available():
+        return "skip"
+    pf = postfix.Postfix({"virtual_mailbox_domains": "pf.dane.test, "
+                          "pfbad.dane.test"}, host="127.0.0.32", port=25)
+    with resolver() as r, pf:
+        rep = deliver(r, "pfbad.dane.test")
+        deferred(rep, "No usable TLSA match for mxpfbad.dane.test",
+                 "no match")
+        rep = deliver(r, "pf.dane.test")
+        delivered(rep, "127.0.0.32", "3 1 1")
+        expect_in("DANE verified: TLSA 3 1 1 of mxpf.dane.test matched",
+                  rep.final, "K report")
+        expect(pf.wait_mailbox(1), "Postfix delivered nothing:\n" +
+               pf.log()[-1500:])
+        expect_eq(len(pf.mailbox()), 1, "messages")
