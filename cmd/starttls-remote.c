@@ -686,15 +686,93 @@ check(const char *home)
 	return confcheck_status(&c);
 }
 
+/*
+ * The servers to try, in list, best first: the MX hosts of domain (or
+ * the smtproutes relay), as qmail-remote finds them.  Returns the
+ * preference at which our own addresses start: servers at or behind it
+ * are not tried.
+ */
+static unsigned int
+servers(const char *domain, struct dns_list *list, int *port)
+{
+	const char	*relay;
+	char		 routebuf[256];
+	unsigned int	 prefme = 100000;
+	size_t		 i;
+	int		 r;
+
+	relay = route_find(ctl.routes, ctl.routeslen, domain, routebuf,
+	    sizeof(routebuf), port) ? routebuf : NULL;
+	if (dns_init(ctl.dane) == -1)
+		temp_dns();
+	r = relay != NULL ? dns_ip(relay, list, 0, 1) :
+	    dns_mx(domain, list, (unsigned long)time(NULL) +
+	    ((unsigned long)getpid() << 16));
+	if (r == DNS_SOFT)
+		temp_dns();
+	if (r == DNS_HARD)
+		perm_dns(relay != NULL ? relay : domain);
+	if (r == DNS_NULLMX || list->n == 0)
+		perm_nomx();
+
+	for (i = 0; i < list->n; i++) {
+		if ((r = ipme_is((struct sockaddr *)&list->a[i].sa)) == -1)
+			temp_oserr();
+		if (r && list->a[i].pref < prefme)
+			prefme = list->a[i].pref;
+	}
+	if (relay != NULL)
+		prefme = 300000;
+	for (i = 0; i < list->n; i++)
+		if (list->a[i].pref < prefme)
+			return prefme;
+	perm_ambigmx();
+}
+
+/*
+ * One server: its TLS policy (looked up before connecting, for DANE),
+ * then the session; returns only if the next server is to be tried.
+ */
+static void
+try_server(const struct dns_addr *d, int port)
+{
+	char	 why[DNS_MAXHOST + 32];
+	int	 fd, timedout;
+
+	dns_fmt(d, partner, sizeof(partner));
+	policy_lookup(CONTROL, d, port, ctl.dane, &pol);
+	if (pol.level == POLICY_DANE_FAILED) {
+		snprintf(why, sizeof(why), "TLSA lookup failed for %s", d->host);
+		tls_refused(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
+		return;
+	}
+	if ((fd = connect_to(d, port, &timedout)) == -1) {
+		tcpto_note((struct sockaddr *)&d->sa, timedout, time(NULL));
+		return;
+	}
+	tcpto_note((struct sockaddr *)&d->sa, 0, time(NULL));
+	switch (session(d, fd, 1)) {
+	case RETRY_PLAIN:
+		/* once more, without TLS, to the same server */
+		close(fd);
+		if ((fd = connect_to(d, port, &timedout)) == -1)
+			temp_noconn();
+		session(d, fd, 0);
+		break;
+	case SKIP_SERVER:
+		close(fd);
+		break;
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
 	static struct dns_list	 list;
-	const char		*home, *relay;
-	char			 routebuf[256], why[DNS_MAXHOST + 32];
-	unsigned int		 prefme = 100000;
+	const char		*home;
+	unsigned int		 prefme;
 	size_t			 i;
-	int			 port = 25, fd, timedout, r;
+	int			 port = 25;
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((home = getenv("STARTTLS_QMAILHOME")) == NULL || *home == '\0')
@@ -709,65 +787,11 @@ main(int argc, char *argv[])
 	sender = argv[2];
 	recips = argv + 3;
 
-	relay = route_find(ctl.routes, ctl.routeslen, argv[1], routebuf,
-	    sizeof(routebuf), &port) ? routebuf : NULL;
-	if (dns_init(ctl.dane) == -1)
-		temp_dns();
-	r = relay != NULL ? dns_ip(relay, &list, 0, 1) :
-	    dns_mx(argv[1], &list, (unsigned long)time(NULL) +
-	    ((unsigned long)getpid() << 16));
-	if (r == DNS_SOFT)
-		temp_dns();
-	if (r == DNS_HARD)
-		perm_dns(relay != NULL ? relay : argv[1]);
-	if (r == DNS_NULLMX || list.n == 0)
-		perm_nomx();
-
-	for (i = 0; i < list.n; i++) {
-		if ((r = ipme_is((struct sockaddr *)&list.a[i].sa)) == -1)
-			temp_oserr();
-		if (r && list.a[i].pref < prefme)
-			prefme = list.a[i].pref;
-	}
-	if (relay != NULL)
-		prefme = 300000;
+	prefme = servers(argv[1], &list, &port);
 	for (i = 0; i < list.n; i++)
-		if (list.a[i].pref < prefme)
-			break;
-	if (i == list.n)
-		perm_ambigmx();
-
-	for (i = 0; i < list.n; i++) {
-		if (list.a[i].pref >= prefme ||
-		    tcpto_skip((struct sockaddr *)&list.a[i].sa, time(NULL)))
-			continue;
-		dns_fmt(&list.a[i], partner, sizeof(partner));
-		policy_lookup(CONTROL, &list.a[i], port, ctl.dane, &pol);
-		if (pol.level == POLICY_DANE_FAILED) {
-			snprintf(why, sizeof(why), "TLSA lookup failed for %s",
-			    list.a[i].host);
-			tls_refused(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
-			continue;
-		}
-		if ((fd = connect_to(&list.a[i], port, &timedout)) == -1) {
-			tcpto_note((struct sockaddr *)&list.a[i].sa, timedout,
-			    time(NULL));
-			continue;
-		}
-		tcpto_note((struct sockaddr *)&list.a[i].sa, 0, time(NULL));
-		switch (session(&list.a[i], fd, 1)) {
-		case RETRY_PLAIN:
-			/* once more, without TLS, to the same server */
-			close(fd);
-			if ((fd = connect_to(&list.a[i], port, &timedout)) == -1)
-				temp_noconn();
-			session(&list.a[i], fd, 0);
-			break;
-		case SKIP_SERVER:
-			close(fd);
-			break;
-		}
-	}
+		if (list.a[i].pref < prefme &&
+		    !tcpto_skip((struct sockaddr *)&list.a[i].sa, time(NULL)))
+			try_server(&list.a[i], port);
 	if (skipped[0] != '\0')
 		temp_dane();
 	temp_noconn();
