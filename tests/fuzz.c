@@ -14,6 +14,8 @@
  *   dns      DNS answer parsing (MX and A records)
  *   tlsa     DNS answers with TLSA records, into the set DANE uses, then
  *            matched against a real chain (FUZZ_CHAIN)
+ *   sts      an MTA-STS policy server's HTTP response, the policy in it,
+ *            and the input as a TXT record
  *   route    control/smtproutes: the host, a NUL, then the file
  *   received the head of a message: qmail-smtpd's Received field or not
  *   hello    a client's first TLS record: the server name it asks for
@@ -428,6 +430,47 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(m >= set.rr && m < set.rr + set.n);
 	else
 		assert(m == NULL && why[0] != '\0');
+	return 0;
+}
+#endif
+
+#ifdef FUZZ_sts
+#include "sts.h"
+
+/*
+ * What an MTA-STS policy host sends (remote input): the body must lie
+ * inside the response and within the limit, a policy that parses must
+ * be whole, and the TXT reader must keep its id within bounds.
+ */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct sts_policy	 p;
+	char				*resp, *body, why[256];
+	char				 id[STS_IDMAX + 1];
+	size_t				 bodylen, i;
+
+	if (size > 2 * STS_BODYMAX || (resp = malloc(size + 1)) == NULL)
+		return 0;
+	memcpy(resp, data, size);
+	if (sts_txt(resp, size, id, sizeof(id)) == 0)
+		assert(strlen(id) >= 1 && strlen(id) <= STS_IDMAX);
+	if (sts_http_body(resp, size, &body, &bodylen, why, sizeof(why)) == 0) {
+		assert(body >= resp && body + bodylen <= resp + size);
+		assert(bodylen <= STS_BODYMAX);
+		if (sts_policy_parse(body, bodylen, &p, why, sizeof(why)) == 0) {
+			assert(p.nmx <= STS_MAXMX);
+			assert(p.max_age >= 0 && p.max_age <= STS_MAXAGE);
+			assert(p.nmx > 0 || p.mode == STS_MODE_NONE);
+			for (i = 0; i < p.nmx; i++)
+				assert(strlen(p.mx[i]) < STS_PATTERNMAX);
+			(void)sts_mx_match(&p, "mx1.example.org");
+			(void)sts_mx_match(&p, "example.org.");
+		}
+	}
+	/* the input itself as a policy, as the cache file's tail is read */
+	(void)sts_policy_parse((const char *)data, size, &p, why, sizeof(why));
+	free(resp);
 	return 0;
 }
 #endif
