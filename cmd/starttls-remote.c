@@ -38,6 +38,8 @@
 #include "report.h"
 #include "sandbox.h"
 #include "smtpc.h"
+#include "sts.h"
+#include "stsfetch.h"
 #include "tcpto.h"
 #include "tlsconf.h"
 
@@ -54,7 +56,10 @@ static struct {
 	char		*routes;
 	size_t		 routeslen;
 	int		 dane;		/* no control/nodane */
-} ctl = { "", 1200, 60, NULL, 0, 1 };
+	int		 mtasts;	/* no control/nomtasts */
+	char		 stsdir[PATH_MAX];	/* the MTA-STS cache */
+	char		 stsca[PATH_MAX];	/* its CA bundle; "": libtls's */
+} ctl = { "", 1200, 60, NULL, 0, 1, 1, "", "" };
 
 static const char	*sender;
 static char		**recips;
@@ -72,12 +77,18 @@ static struct {
 	char	 problem[PATH_MAX + 128]; /* for Z and D: what failed */
 	int	 fellback;	/* plaintext after STARTTLS failed or was refused */
 	char	 note[640];	/* "control/clientcert.pem not used: ..." */
+	char	 sts[1024];	/* MTA-STS: a fetch that failed, testing mode */
 } tls;
 
 /* The TLS policy of the server being tried, looked up before connecting */
 static struct policy	 pol;
 
-/* Servers that DANE requires TLS of and that could not give it, and why */
+/* The MTA-STS policy of the recipient domain, if it has one (have_sts) */
+static struct sts_policy sts;
+static int		 have_sts;
+static const char	*domain;		/* argv[1], the recipients' */
+
+/* Servers that DANE or MTA-STS require TLS of, not used, and why */
 static char		 skipped[1024];
 
 /* ------------------------------------------------------------ the report */
@@ -129,6 +140,10 @@ report_tls_exit(int letter)
 
 	if (line[0] != '\0') {
 		report_puts(line);
+		report_puts("\n");
+	}
+	if (tls.sts[0] != '\0') {
+		report_puts(tls.sts);
 		report_puts("\n");
 	}
 	if (tls.note[0] != '\0') {
@@ -196,12 +211,13 @@ tls_quit(const char *s1, const char *s2, int how)
 }
 
 /*
- * No server was left, and some were passed over because DANE requires
- * TLS of them and they could not give it: the message waits, and the
- * report says which and why.
+ * No server was left, and some were passed over because DANE or MTA-STS
+ * requires TLS of them and they could not give it (or, for MTA-STS, are
+ * not in the policy): the message waits, and the report says which and
+ * why.
  */
 static void __attribute__((__noreturn__))
-temp_dane(void)
+temp_skipped(void)
 {
 	report_puts("Z");
 	report_puts(skipped);
@@ -323,16 +339,41 @@ tls_refused(const char *s1, const char *s2, int how)
 	return SKIPPED;
 }
 
-/* Why TLS is required, for a message about its failure. */
+/*
+ * Why TLS is required, for a message about its failure: under a
+ * tlshosts/<host>.pem the qmail-tls patch's words (pemfmt, with the
+ * file), else what failed (e.g. "STARTTLS not offered by") and who
+ * requires TLS.
+ */
 static const char *
-required(char *buf, size_t len, const char *pemfmt, const char *danefmt,
+required(char *buf, size_t len, const char *pemfmt, const char *what,
     const char *host)
 {
 	if (pol.level == POLICY_VERIFY)
 		snprintf(buf, len, pemfmt, pol.file);
+	else if (pol.level == POLICY_STS)
+		snprintf(buf, len, "%s %s, which the MTA-STS policy of %s "
+		    "requires TLS of", what, host, domain);
 	else
-		snprintf(buf, len, danefmt, host);
+		snprintf(buf, len, "%s %s, which publishes TLSA records", what,
+		    host);
 	return buf;
+}
+
+/* The CAs that MTA-STS trusts: control/mtastscafile, or libtls's. */
+static const char *
+sts_cafile(void)
+{
+	return ctl.stsca[0] != '\0' ? ctl.stsca : tls_default_ca_cert_file();
+}
+
+/* MTA-STS testing mode: what enforce mode would have refused. */
+static void
+sts_would_fail(const char *why)
+{
+	if (pol.sts_testing && tls.sts[0] == '\0')
+		snprintf(tls.sts, sizeof(tls.sts), "MTA-STS testing: enforce "
+		    "would have refused this: %.900s.", why);
 }
 
 /* STARTTLS failed or was refused: go on in plaintext, and say why. */
@@ -367,9 +408,19 @@ judge(struct tls *ctx, const char *host)
 	const struct tlsa	*m;
 	const uint8_t		*chain;
 	size_t			 chainlen;
-	char			 msg[PATH_MAX + 64];
+	char			 msg[2 * PATH_MAX + 512], why[PATH_MAX + 64];
 
 	chain = tls_peer_cert_chain_pem(ctx, &chainlen);
+	if ((pol.level == POLICY_STS || pol.sts_testing) &&
+	    certid_server(chain, chainlen, sts_cafile(), host, why,
+	    sizeof(why)) == -1) {
+		if (pol.level == POLICY_STS) {
+			snprintf(msg, sizeof(msg), "MTA-STS policy of %s: %s",
+			    domain, why);
+			return tls_refused(msg, NULL, 0);
+		}
+		sts_would_fail(why);
+	}
 	if (pol.level == POLICY_VERIFY && certid_server(chain, chainlen,
 	    pol.file, host, msg, sizeof(msg)) == -1)
 		tls_quit(msg, NULL, 0);
@@ -382,10 +433,13 @@ judge(struct tls *ctx, const char *host)
 	else if (pol.level == POLICY_DANE_ENCRYPT)
 		snprintf(msg, sizeof(msg), "server certificate not verified: "
 		    "no usable TLSA record of %s", host);
+	else if (pol.level == POLICY_STS)
+		snprintf(msg, sizeof(msg), "MTA-STS enforce, certificate "
+		    "verified");
 	else
 		snprintf(msg, sizeof(msg), "server certificate %s",
 		    pol.level == POLICY_VERIFY ? "verified" : "not verified");
-	snprintf(tls.line, sizeof(tls.line), "TLS %s with %s, %s.",
+	snprintf(tls.line, sizeof(tls.line), "TLS %s with %s, %.1024s.",
 	    tls_conn_version(ctx), tls_conn_cipher(ctx), msg);
 	return pol.level == POLICY_MAY ? ENCRYPTED : ENFORCED;
 }
@@ -413,9 +467,10 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	if (!esmtp || !smtpc_keyword(&smtp, "STARTTLS")) {
 		if (strict)
 			return tls_refused(required(msg, sizeof(msg),
-			    "No TLS achieved while %s exists", "STARTTLS not "
-			    "offered by %s, which publishes TLSA records",
-			    d->host), NULL, FAIL_CONNECTING);
+			    "No TLS achieved while %s exists",
+			    "STARTTLS not offered by", d->host), NULL,
+			    FAIL_CONNECTING);
+		sts_would_fail("STARTTLS not offered");
 		snprintf(tls.line, sizeof(tls.line), "No TLS: the server did "
 		    "not offer STARTTLS.");
 		return PLAINTEXT;
@@ -439,9 +494,10 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 		tls_free(ctx);
 		if (strict)
 			return tls_refused(required(msg, sizeof(msg),
-			    "STARTTLS rejected while %s exists", "STARTTLS "
-			    "rejected by %s, which publishes TLSA records",
-			    d->host), NULL, FAIL_CONNECTING | FAIL_REPLY);
+			    "STARTTLS rejected while %s exists",
+			    "STARTTLS rejected by", d->host), NULL,
+			    FAIL_CONNECTING | FAIL_REPLY);
+		sts_would_fail("STARTTLS refused");
 		snprintf(msg, sizeof(msg), "No TLS: STARTTLS was refused with "
 		    "%d.", r);
 		fell_back(msg, "", "");
@@ -458,6 +514,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 		if (strict)
 			return tls_refused("TLS connect failed", err,
 			    FAIL_NOQUIT);
+		sts_would_fail("TLS handshake failed");
 		handshake_failed(err);
 		*retry = 1;
 		return PLAINTEXT;
@@ -635,6 +692,13 @@ getcontrols(void)
 	    &ctl.routeslen) == -1)
 		temp_control();
 	ctl.dane = access(CONTROL "/nodane", F_OK) != 0;
+	ctl.mtasts = access(CONTROL "/nomtasts", F_OK) != 0;
+	if ((r = control_readline(CONTROL, "mtastsdir", ctl.stsdir,
+	    sizeof(ctl.stsdir))) == -1 || (control_readline(CONTROL,
+	    "mtastscafile", ctl.stsca, sizeof(ctl.stsca))) == -1)
+		temp_control();
+	if (r == 0)
+		snprintf(ctl.stsdir, sizeof(ctl.stsdir), "queue/mta-sts");
 	if (ctl.timeout < 1)
 		ctl.timeout = 1;
 	if (ctl.timeoutconnect < 1)
@@ -688,12 +752,13 @@ check(const char *home)
 
 /*
  * The servers to try, in list, best first: the MX hosts of domain (or
- * the smtproutes relay), as qmail-remote finds them.  Returns the
+ * the smtproutes relay), as qmail-remote finds them; and the domain's
+ * MTA-STS policy.  Returns the
  * preference at which our own addresses start: servers at or behind it
  * are not tried.
  */
 static unsigned int
-servers(const char *domain, struct dns_list *list, int *port)
+servers(struct dns_list *list, int *port)
 {
 	const char	*relay;
 	char		 routebuf[256];
@@ -714,6 +779,10 @@ servers(const char *domain, struct dns_list *list, int *port)
 		perm_dns(relay != NULL ? relay : domain);
 	if (r == DNS_NULLMX || list->n == 0)
 		perm_nomx();
+	/* a route the administrator set overrides MTA-STS */
+	if (relay == NULL && ctl.mtasts)
+		have_sts = sts_policy_for(domain, ctl.stsdir, ctl.stsca[0] !=
+		    '\0' ? ctl.stsca : NULL, &sts, tls.sts, sizeof(tls.sts));
 
 	for (i = 0; i < list->n; i++) {
 		if ((r = ipme_is((struct sockaddr *)&list->a[i].sa)) == -1)
@@ -736,15 +805,25 @@ servers(const char *domain, struct dns_list *list, int *port)
 static void
 try_server(const struct dns_addr *d, int port)
 {
-	char	 why[DNS_MAXHOST + 32];
+	char	 why[2 * DNS_MAXHOST + 64];
 	int	 fd, timedout;
 
 	dns_fmt(d, partner, sizeof(partner));
-	policy_lookup(CONTROL, d, port, ctl.dane, &pol);
+	policy_lookup(CONTROL, d, port, ctl.dane, have_sts ? &sts : NULL, &pol);
 	if (pol.level == POLICY_DANE_FAILED) {
 		snprintf(why, sizeof(why), "TLSA lookup failed for %s", d->host);
 		tls_refused(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
 		return;
+	}
+	if (pol.level == POLICY_STS_NOMATCH || (pol.sts_testing &&
+	    !pol.sts_listed)) {
+		snprintf(why, sizeof(why), "%s is not an MX host of the MTA-STS "
+		    "policy of %s", d->host, domain);
+		if (pol.level == POLICY_STS_NOMATCH) {
+			tls_refused(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
+			return;
+		}
+		sts_would_fail(why);
 	}
 	if ((fd = connect_to(d, port, &timedout)) == -1) {
 		tcpto_note((struct sockaddr *)&d->sa, timedout, time(NULL));
@@ -787,12 +866,13 @@ main(int argc, char *argv[])
 	sender = argv[2];
 	recips = argv + 3;
 
-	prefme = servers(argv[1], &list, &port);
+	domain = argv[1];
+	prefme = servers(&list, &port);
 	for (i = 0; i < list.n; i++)
 		if (list.a[i].pref < prefme &&
 		    !tcpto_skip((struct sockaddr *)&list.a[i].sa, time(NULL)))
 			try_server(&list.a[i], port);
 	if (skipped[0] != '\0')
-		temp_dane();
+		temp_skipped();
 	temp_noconn();
 }

@@ -30,6 +30,7 @@
 
 #include "certid.h"
 #include "dns.h"
+#include "sts.h"
 
 #ifndef T_AAAA
 #define T_AAAA	28
@@ -452,4 +453,73 @@ dns_tlsa(const char *host, int port, struct tlsa_set *set)
 	if (walk(ans, n, DNS_T_TLSA, tlsa_rr, set) == DNS_SOFT)
 		return DNS_TLSA_FAILED;
 	return set->n + set->unusable > 0 ? DNS_TLSA_FOUND : DNS_TLSA_NONE;
+}
+
+struct txtwalk {
+	char	 id[STS_IDMAX + 1];
+	int	 records;		/* STSv1 records seen */
+	int	 bad;			/* one of them did not parse */
+};
+
+/* A TXT record: its character-strings joined, then read as MTA-STS's. */
+static int
+sts_rr(const unsigned char *ans, const unsigned char *end,
+    const unsigned char *rd, int rdlen, void *arg)
+{
+	struct txtwalk	*w = arg;
+	char		 txt[4096];
+	size_t		 len = 0;
+	int		 i = 0, n;
+
+	(void)ans;
+	(void)end;
+	while (i < rdlen) {
+		n = rd[i++];
+		if (n > rdlen - i || len + (size_t)n >= sizeof(txt))
+			return -1;
+		memcpy(txt + len, rd + i, (size_t)n);
+		len += (size_t)n;
+		i += n;
+	}
+	switch (sts_txt(txt, len, w->id, sizeof(w->id))) {
+	case 0:
+		w->records++;
+		break;
+	case -1:
+		w->records++;
+		w->bad = 1;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * The MTA-STS record of a mail domain, TXT at _mta-sts.<domain> (RFC 8461
+ * 3.1): DNS_STS_FOUND and its id, DNS_STS_NONE when there is none, or not
+ * exactly one STSv1 record that parses, DNS_STS_FAILED when the lookup
+ * failed for now.
+ */
+enum dns_sts
+dns_sts(const char *domain, char *id, size_t idlen)
+{
+	unsigned char	 ans[8192];
+	char		 name[DNS_MAXHOST + 16];
+	struct txtwalk	 w;
+	int		 n, secure;
+
+	memset(&w, 0, sizeof(w));
+	if (snprintf(name, sizeof(name), "_mta-sts.%s", domain) >=
+	    (int)sizeof(name))
+		return DNS_STS_NONE;
+	n = query(name, T_TXT, ans, sizeof(ans), &secure);
+	if (n == DNS_SOFT)
+		return DNS_STS_FAILED;
+	if (n <= 0)
+		return DNS_STS_NONE;
+	if (walk(ans, n, T_TXT, sts_rr, &w) == DNS_SOFT)
+		return DNS_STS_FAILED;
+	if (w.records != 1 || w.bad)
+		return DNS_STS_NONE;
+	snprintf(id, idlen, "%s", w.id);
+	return DNS_STS_FOUND;
 }

@@ -39,6 +39,12 @@ enum dns_tlsa {
 	DNS_TLSA_FAILED		/* the lookup failed: SERVFAIL, say */
 };
 
+enum dns_sts {
+	DNS_STS_NONE,		/* no MTA-STS record (or not one that counts) */
+	DNS_STS_FOUND,		/* one, and its id */
+	DNS_STS_FAILED		/* the lookup failed for now */
+};
+
 struct tlsa_set;
 
 int	dns_init(int);
@@ -48,5 +54,6 @@ int	dns_ip(const char *, struct dns_list *, unsigned int, int);
 int	dns_mx(const char *, struct dns_list *, unsigned long);
 void	dns_fmt(const struct dns_addr *, char *, size_t);
 enum dns_tlsa	dns_tlsa(const char *, int, struct tlsa_set *);
+enum dns_sts	dns_sts(const char *, char *, size_t);
 
 #endif

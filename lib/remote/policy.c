@@ -54,16 +54,18 @@ policy_dane(const struct dns_addr *d, int port, struct policy *p)
  * has no MX, in this order: a tlshosts/<host>.pem always wins (as in the
  * qmail-tls patch, and as Postfix's policy table wins over DANE); then
  * notlshosts/<host>, the administrator's word for that one server; then,
- * with dane, the server's TLSA records; then tlshosts/exhaustivelist,
- * which keeps opportunistic TLS to the listed hosts but does not stop
- * DANE.  The name is tried as DNS spelled it (as the patch does) and in
+ * with dane, the server's TLSA records (RFC 8461 2: DANE wins over
+ * MTA-STS); then the domain's MTA-STS policy sts, in enforce mode (in
+ * testing mode it only notes what would fail); then
+ * tlshosts/exhaustivelist, which keeps opportunistic TLS to the listed
+ * hosts but stops neither DANE nor MTA-STS.  The name is tried as DNS spelled it (as the patch does) and in
  * lower case, without a trailing dot.  p->file gets the path of the file
  * that decided: the .pem file for POLICY_VERIFY, the notlshosts file or
  * exhaustivelist for POLICY_NONE.
  */
 void
 policy_lookup(const char *dir, const struct dns_addr *d, int port, int dane,
-    struct policy *p)
+    const struct sts_policy *sts, struct policy *p)
 {
 	const char	*host = d->host;
 	char		 name[256], lower[256];
@@ -72,6 +74,8 @@ policy_lookup(const char *dir, const struct dns_addr *d, int port, int dane,
 
 	p->level = POLICY_MAY;
 	p->file[0] = '\0';
+	p->sts_listed = sts != NULL && sts_mx_match(sts, host);
+	p->sts_testing = sts != NULL && sts->mode == STS_MODE_TESTING;
 	/* an address has no name to look up or to check: opportunistic */
 	if (host[0] == '[' || inet_pton(AF_INET, host, addr) == 1 ||
 	    inet_pton(AF_INET6, host, addr) == 1)
@@ -96,6 +100,8 @@ policy_lookup(const char *dir, const struct dns_addr *d, int port, int dane,
 		p->level = POLICY_NONE;
 	else if (dane && policy_dane(d, port, p))
 		p->file[0] = '\0';
+	else if (sts != NULL && sts->mode == STS_MODE_ENFORCE)
+		p->level = p->sts_listed ? POLICY_STS : POLICY_STS_NOMATCH;
 	else {
 		snprintf(p->file, sizeof(p->file), "%s/tlshosts/exhaustivelist",
 		    dir);
@@ -111,5 +117,5 @@ int
 policy_tls_required(enum tls_policy level)
 {
 	return level == POLICY_VERIFY || level == POLICY_DANE ||
-	    level == POLICY_DANE_ENCRYPT;
+	    level == POLICY_DANE_ENCRYPT || level == POLICY_STS;
 }
