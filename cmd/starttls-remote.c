@@ -732,6 +732,45 @@ check_dane(struct confcheck *c, const char *dir)
 }
 
 /*
+ * Is MTA-STS on, can its policies be cached (a directory this user can
+ * write), and which CAs vouch for policy hosts and MX hosts?
+ */
+static void
+check_sts(struct confcheck *c, const char *home, const char *dir)
+{
+	char	 path[PATH_MAX], line[PATH_MAX], cache[2 * PATH_MAX];
+	int	 r;
+
+	if (control_path(path, sizeof(path), dir, "nomtasts") == 0 &&
+	    access(path, F_OK) == 0) {
+		confcheck_say(c, "nomtasts", CHECK_OK, "MTA-STS is off");
+		return;
+	}
+	if ((r = control_readline(dir, "mtastsdir", line, sizeof(line))) == -1)
+		confcheck_say(c, "mtastsdir", CHECK_UNCHECKED, "unable to read: "
+		    "%s", strerror(errno));
+	snprintf(cache, sizeof(cache), "%s/%s", r > 0 && line[0] == '/' ? "" :
+	    home, r > 0 ? line : "queue/mta-sts");
+	if (access(cache, F_OK) == -1)
+		confcheck_say(c, "mtastsdir", CHECK_WARNING, "no %s: MTA-STS "
+		    "policies are fetched for every delivery; make it, "
+		    "writable by qmailr", cache);
+	else if (access(cache, W_OK | X_OK) == -1)
+		confcheck_say(c, "mtastsdir", CHECK_WARNING, "%s is not "
+		    "writable by this user: %s", cache, strerror(errno));
+	else
+		confcheck_say(c, "mtastsdir", CHECK_OK, "MTA-STS policies are "
+		    "cached in %s", cache);
+	if ((r = control_readline(dir, "mtastscafile", line,
+	    sizeof(line))) == -1)
+		confcheck_say(c, "mtastscafile", CHECK_UNCHECKED, "unable to "
+		    "read: %s", strerror(errno));
+	else
+		confcheck_cafile(c, "mtastscafile", r > 0 ? line :
+		    tls_default_ca_cert_file());
+}
+
+/*
  * starttls-remote -C: its control files checked as a delivery reads them
  * (confcheck.h), one line each on stdout; run by hand, never by qmail.
  */
@@ -747,6 +786,7 @@ check(const char *home)
 	confcheck_ciphers(&c, "tlsclientciphers", NULL);
 	confcheck_tlshosts(&c);
 	check_dane(&c, dir);
+	check_sts(&c, home, dir);
 	return confcheck_status(&c);
 }
 

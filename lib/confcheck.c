@@ -576,6 +576,33 @@ tlshost_pem(struct confcheck *c, const char *file)
 	tls_unload_file(mem, len);
 }
 
+/*
+ * A CA bundle outside the control directory (MTA-STS's), named by the
+ * control file file: how many certificates it holds.
+ */
+void
+confcheck_cafile(struct confcheck *c, const char *file, const char *path)
+{
+	STACK_OF(X509)	*certs;
+	uint8_t		*mem;
+	size_t		 len;
+
+	if ((mem = tls_load_file(path, &len, NULL)) == NULL) {
+		confcheck_say(c, file, errno == EACCES ? CHECK_UNCHECKED :
+		    CHECK_ERROR, "unable to read %s: %s", path,
+		    strerror(errno));
+		return;
+	}
+	if ((certs = pem_certificates(mem, len)) == NULL)
+		confcheck_say(c, file, CHECK_ERROR, "%s holds no certificate",
+		    path);
+	else
+		confcheck_say(c, file, CHECK_OK, "%s: %d CA certificates", path,
+		    sk_X509_num(certs));
+	sk_X509_pop_free(certs, X509_free);
+	tls_unload_file(mem, len);
+}
+
 /* Does control/sub/entry exist? */
 static int
 entry_exists(struct confcheck *c, const char *sub, const char *entry)

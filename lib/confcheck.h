@@ -35,6 +35,7 @@ void	confcheck_clientca(struct confcheck *);
 void	confcheck_tlsclients(struct confcheck *);
 void	confcheck_ciphers(struct confcheck *, const char *, const char *);
 void	confcheck_tlshosts(struct confcheck *);
+void	confcheck_cafile(struct confcheck *, const char *, const char *);
 int	confcheck_status(const struct confcheck *);
 
 #endif

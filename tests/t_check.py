@@ -283,3 +283,29 @@ def check_remote_dane():
     code, out = check_remote(ctl, {"DNSCACHEIP": "192.0.2.53"})
     expect_line(out, "nodane", "ok", "DANE is off")
     expect_eq(code, 0, "exit:\n" + out)
+
+
+@test
+def check_remote_mta_sts():
+    """starttls-remote -C on MTA-STS: no cache directory is a warning
+    (every delivery would fetch), a CA bundle is counted, a missing one
+    is an error; control/nomtasts turns it all off."""
+    ctl = control({"mtastscafile": cert("ca.pem") + "\n"})
+    code, out = check_remote(ctl)
+    expect_line(out, "mtastsdir", "warning", "MTA-STS policies are fetched "
+                "for every delivery")
+    expect_line(out, "mtastscafile", "ok", "1 CA certificates")
+    expect_eq(code, 0, "exit:\n" + out)
+    os.makedirs(os.path.join(os.path.dirname(ctl), "queue", "mta-sts"))
+    code, out = check_remote(ctl)
+    expect_line(out, "mtastsdir", "ok", "MTA-STS policies are cached in")
+    with open(os.path.join(ctl, "mtastscafile"), "w") as f:
+        f.write(os.path.join(WORK, "no-such-bundle.pem") + "\n")
+    code, out = check_remote(ctl)
+    expect_eq(code, 100, "exit:\n" + out)
+    expect_line(out, "mtastscafile", "error", "no-such-bundle.pem: No such")
+    with open(os.path.join(ctl, "nomtasts"), "w"):
+        pass
+    code, out = check_remote(ctl)
+    expect_eq(code, 0, "exit:\n" + out)
+    expect_line(out, "nomtasts", "ok", "MTA-STS is off")

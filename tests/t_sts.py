@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 
-from dnssec import Resolver
+from dnssec import Resolver, tlsa_data
 from lib import (collector, cert, expect, expect_eq, expect_in,
                  expect_not_in, CERTS, WORK)
 from peers import Aiosmtpd, QmailHome, remote
@@ -26,7 +26,7 @@ GOOD_MX, PLAIN_MX, LOCALHOST_MX = "127.0.0.42", "127.0.0.43", "127.0.0.44"
 DOMAINS = ("good.test", "wild.test", "nomatch.test", "notls.test",
            "badcert.test", "testing.test", "fail.test", "redirect.test",
            "ctype.test", "malformed.test", "big.test", "chunked.test",
-           "cache.test", "conc.test", "route.test")
+           "cache.test", "conc.test", "route.test", "danests.test")
 
 
 def need_root():
@@ -146,6 +146,8 @@ def zones(ids=None):
                   '@ MX 10 mx1\nmx1 A %s\n' % (ids.get(d, "1"), POLICY_IP,
                                                 mx.get(d, GOOD_MX)))
     out["good.test"] += '_mta-sts TXT "v=spf1 -all"\n'     # not ours
+    out["danests.test"] += "_25._tcp.mx1 TLSA 3 1 1 %s\n" % tlsa_data(
+        cert("sts.pem"), 1, 1)
     return out
 
 
@@ -164,7 +166,9 @@ def responses():
            "malformed.test": http("version: STSv1\nmode: enforce\n"
                                   "mx: mx1.malformed.test\nmax_age: soon\n"),
            "big.test": http(big),
-           "chunked.test": http(policy("chunked.test"), chunked=True)}
+           "chunked.test": http(policy("chunked.test"), chunked=True),
+           "danests.test": http(policy("danests.test",
+                                       mx=("other.danests.test",)))}
 
 
 def home(**control):
@@ -345,3 +349,19 @@ def sts_cache_concurrent_writers():
         before = ps.fetches("conc.test")
         deliver(r, h, "conc.test")
         expect_eq(ps.fetches("conc.test"), before, "read from the cache")
+
+
+@test
+def sts_dane_wins():
+    """A domain with both: its MX publishes TLSA records in a signed zone
+    and its MTA-STS policy does not list that MX.  DANE wins (RFC 8461
+    2): the message goes, DANE-verified."""
+    if need_root():
+        return "skip"
+    good, plain, local = servers()
+    with Resolver(zones(), signed=["danests.test"]) as r, \
+            PolicyServer(responses()), good, plain, local:
+        rep = deliver(r, home(), "danests.test")
+        expect(rep.final.startswith("K%s accepted" % GOOD_MX), rep.final)
+        expect_in("DANE verified: TLSA 3 1 1 of mx1.danests.test matched",
+                  rep.final, "K report")
