@@ -5,6 +5,7 @@ the test CA made here), and aiosmtpd MX hosts on port 25 of 127.0.0.x.
 Enforce mode never sends in plaintext and never bounces; testing mode
 delivers and says what would have failed; the cache spares a fetch.
 """
+import contextlib
 import os
 import socket
 import ssl
@@ -14,7 +15,7 @@ import time
 
 from dnssec import Resolver, tlsa_data
 from lib import (collector, cert, expect, expect_eq, expect_in,
-                 expect_not_in, CERTS, WORK)
+                 expect_not_in, CERTS)
 from peers import Aiosmtpd, QmailHome, remote
 
 TESTS, test = collector()
@@ -193,6 +194,16 @@ def servers():
             Aiosmtpd(host=LOCALHOST_MX, port=25))
 
 
+@contextlib.contextmanager
+def world(signed=()):
+    """Everything running: (resolver, policy server, the good MX, the
+    plaintext one, the one whose certificate names localhost)."""
+    good, plain, local = servers()
+    with Resolver(zones(), signed=signed) as r, \
+            PolicyServer(responses()) as ps, good, plain, local:
+        yield r, ps, good, plain, local
+
+
 @test
 def sts_enforce():
     """Enforce: a listed MX (by name or *. pattern) with a certificate
@@ -201,9 +212,7 @@ def sts_enforce():
     another name: deferred, never plaintext (no MAIL reached them)."""
     if need_root():
         return "skip"
-    good, plain, local = servers()
-    with Resolver(zones()) as r, PolicyServer(responses()), good, plain, \
-            local:
+    with world() as (r, ps, good, plain, local):
         h = home()
         for d in ("good.test", "wild.test", "chunked.test"):
             rep = deliver(r, h, d)
@@ -235,9 +244,7 @@ def sts_testing_delivers_and_says():
     gets the message; the K report says what enforce would have done."""
     if need_root():
         return "skip"
-    good, plain, local = servers()
-    with Resolver(zones()) as r, PolicyServer(responses()), good, plain, \
-            local:
+    with world() as (r, ps, good, plain, local):
         rep = deliver(r, home(), "testing.test")
         expect(rep.final.startswith("K%s accepted" % PLAIN_MX), rep.final)
         expect_in("\nMTA-STS testing: enforce would have refused this: "
@@ -253,9 +260,7 @@ def sts_bad_policies_are_no_policy():
     message is delivered as usual, and the report says why."""
     if need_root():
         return "skip"
-    good, plain, local = servers()
-    with Resolver(zones()) as r, PolicyServer(responses()), good, plain, \
-            local:
+    with world() as (r, ps, good, plain, local):
         h = home()
         for d, why in (("fail.test", "HTTP status 500"),
                        ("redirect.test", "HTTP status 301 (a redirect, "
@@ -322,10 +327,8 @@ def sts_cache_concurrent_writers():
     left behind."""
     if need_root():
         return "skip"
-    good, plain, local = servers()
     h = home()
-    with Resolver(zones()) as r, PolicyServer(responses()) as ps, good, \
-            plain, local:
+    with world() as (r, ps, good, plain, local):
         reps = [None] * 20
 
         def one(i):
@@ -358,9 +361,7 @@ def sts_dane_wins():
     2): the message goes, DANE-verified."""
     if need_root():
         return "skip"
-    good, plain, local = servers()
-    with Resolver(zones(), signed=["danests.test"]) as r, \
-            PolicyServer(responses()), good, plain, local:
+    with world(signed=["danests.test"]) as (r, ps, good, plain, local):
         rep = deliver(r, home(), "danests.test")
         expect(rep.final.startswith("K%s accepted" % GOOD_MX), rep.final)
         expect_in("DANE verified: TLSA 3 1 1 of mx1.danests.test matched",
