@@ -68,7 +68,8 @@ def http(body, ctype="text/plain; charset=utf-8", status="200 OK",
     if chunked:
         half = len(body) // 2
         data = b"".join(b"%x\r\n%s\r\n" % (len(p), p)
-                        for p in (body[:half], body[half:]) if p) + b"0\r\n\r\n"
+                        for p in (body[:half], body[half:]) if p)
+        data += b"0\r\n\r\n"
         return head.encode() + b"Transfer-Encoding: chunked\r\n\r\n" + data
     return head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
