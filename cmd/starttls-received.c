@@ -25,7 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "io.h"
 #include "log.h"
 #include "received.h"
@@ -127,11 +126,11 @@ head_pass(int fd, size_t len, enum received_head what, size_t word,
 		n = received_protocol(proto, sizeof(proto), version,
 		    getenv("SSL_CIPHER"), getenv("SSL_CLIENT_VERIFY"));
 	if (n < 0)
-		return conn_fdwriteall(fd, buf, len, io_now() + QUEUE_MS);
-	if (conn_fdwriteall(fd, buf, word, io_now() + QUEUE_MS) == -1 ||
-	    conn_fdwriteall(fd, proto, (size_t)n, io_now() + QUEUE_MS) == -1)
+		return io_writeall(fd, buf, len, io_now() + QUEUE_MS);
+	if (io_writeall(fd, buf, word, io_now() + QUEUE_MS) == -1 ||
+	    io_writeall(fd, proto, (size_t)n, io_now() + QUEUE_MS) == -1)
 		return -1;
-	return conn_fdwriteall(fd, buf + word + wordlen, len - word - wordlen,
+	return io_writeall(fd, buf + word + wordlen, len - word - wordlen,
 	    io_now() + QUEUE_MS);
 }
 
@@ -142,7 +141,7 @@ rest_pass(int fd)
 	ssize_t	 r;
 
 	while ((r = io_read(0, buf, sizeof(buf), io_now() + QUEUE_MS)) > 0)
-		if (conn_fdwriteall(fd, buf, (size_t)r, io_now() +
+		if (io_writeall(fd, buf, (size_t)r, io_now() +
 		    QUEUE_MS) == -1)
 			return -1;
 	return r == 0 ? 0 : QQ_READ;

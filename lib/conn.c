@@ -155,17 +155,12 @@ conn_write(struct conn *c, const void *buf, size_t len)
 			return CONN_AGAIN;
 		return r;
 	}
-	for (;;) {
-		r = write(c->wfd, buf, len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->wwaitfd = c->wfd;
-			c->wwaitev = POLLOUT;
-			return CONN_AGAIN;
-		}
-		return r;
+	if ((r = io_write(c->wfd, buf, len)) == IO_AGAIN) {
+		c->wwaitfd = c->wfd;
+		c->wwaitev = POLLOUT;
+		return CONN_AGAIN;
 	}
+	return r;
 }
 
 /*
@@ -192,16 +187,6 @@ conn_writeall(struct conn *c, const void *buf, size_t len, long deadline)
 		len -= w;
 	}
 	return 0;
-}
-
-/* The same for a plain descriptor (the report, a log line, a pipe). */
-int
-conn_fdwriteall(int fd, const void *buf, size_t len, long deadline)
-{
-	struct conn	 c;
-
-	conn_attach(&c, fd, fd);
-	return conn_writeall(&c, buf, len, deadline);
 }
 
 static int

@@ -37,7 +37,6 @@ void	conn_attach(struct conn *, int, int);
 ssize_t	conn_read(struct conn *, void *, size_t);
 ssize_t	conn_write(struct conn *, const void *, size_t);
 int	conn_writeall(struct conn *, const void *, size_t, long);
-int	conn_fdwriteall(int, const void *, size_t, long);
 int	conn_hello(struct conn *, long, char *, size_t);
 int	conn_accept(struct conn *, struct tls *, long);
 int	conn_connect(struct conn *, struct tls *, const char *, long);

@@ -151,3 +151,44 @@ io_readall(int fd, size_t max, char **out, size_t *outlen)
 	errno = saved;
 	return -1;
 }
+
+/*
+ * write(2) on a descriptor that may be non-blocking: the count, -1 for
+ * an error, or IO_AGAIN when it would block (poll for POLLOUT).
+ */
+ssize_t
+io_write(int fd, const void *buf, size_t len)
+{
+	ssize_t	 r;
+
+	while ((r = write(fd, buf, len)) == -1 && errno == EINTR)
+		;
+	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return IO_AGAIN;
+	return r;
+}
+
+/*
+ * The full-write loop for a plain descriptor (the report, a log line, a
+ * pipe), blocking or not: 0 once all of buf is written, -1 on an error
+ * or when deadline passes.  conn_writeall() is the same over TLS.
+ */
+int
+io_writeall(int fd, const void *buf, size_t len, long deadline)
+{
+	const char	*p = buf;
+	ssize_t		 w;
+
+	while (len > 0) {
+		if ((w = io_write(fd, p, len)) == IO_AGAIN) {
+			if (io_wait(fd, POLLOUT, deadline) != 1)
+				return -1;
+			continue;
+		}
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}

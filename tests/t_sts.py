@@ -23,11 +23,13 @@ TESTS, test = collector()
 MSG = b"Subject: sts\n\nhello\n"
 POLICY_IP = "127.0.0.41"
 GOOD_MX, PLAIN_MX, LOCALHOST_MX = "127.0.0.42", "127.0.0.43", "127.0.0.44"
+OTHERCA_MX = "127.0.0.45"
 
 DOMAINS = ("good.test", "wild.test", "nomatch.test", "notls.test",
            "badcert.test", "testing.test", "fail.test", "redirect.test",
            "ctype.test", "malformed.test", "big.test", "chunked.test",
-           "cache.test", "conc.test", "route.test", "danests.test")
+           "cache.test", "conc.test", "route.test", "danests.test",
+           "otherca.test", "corrupt.test")
 
 
 def need_root():
@@ -36,21 +38,23 @@ def need_root():
 
 
 def sts_cert():
-    """sts.pem and sts.key in CERTS: the test CA's certificate for every
-    mta-sts.<domain> and *.<domain> of DOMAINS (made once)."""
-    pem = os.path.join(CERTS, "sts.pem")
-    if os.path.exists(pem):
-        return
-    key = os.path.join(CERTS, "sts.key")
+    """In CERTS: sts.pem and sts.key, the test CA's certificate for every
+    mta-sts.<domain> and *.<domain> of DOMAINS; stsother.pem and .key,
+    the same names from a CA that no policy trusts (made once)."""
     san = ",".join("DNS:mta-sts.%s,DNS:*.%s" % (d, d) for d in DOMAINS)
-    subprocess.run(["openssl", "req", "-new", "-x509", "-days", "30",
-                    "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-keyout", key, "-out", pem, "-subj",
-                    "/CN=sts test", "-CA", cert("ca.pem"), "-CAkey",
-                    cert("ca.key"), "-addext", "subjectAltName=" + san,
-                    "-addext", "extendedKeyUsage=serverAuth",
-                    "-addext", "basicConstraints=critical,CA:FALSE"],
-                   check=True, capture_output=True, timeout=30)
+    for name, ca in (("sts", "ca"), ("stsother", "other-ca")):
+        pem = os.path.join(CERTS, name + ".pem")
+        if os.path.exists(pem):
+            continue
+        subprocess.run(
+            ["openssl", "req", "-new", "-x509", "-days", "30", "-newkey",
+             "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", os.path.join(CERTS, name + ".key"), "-out", pem,
+             "-subj", "/CN=sts test", "-CA", cert(ca + ".pem"), "-CAkey",
+             cert(ca + ".key"), "-addext", "subjectAltName=" + san,
+             "-addext", "extendedKeyUsage=serverAuth",
+             "-addext", "basicConstraints=critical,CA:FALSE"],
+            check=True, capture_output=True, timeout=30)
 
 
 def policy(d, mode="enforce", mx=("mx1.{d}",), max_age=86400):
@@ -140,6 +144,7 @@ def zones(ids=None):
     ids = ids or {}
     out = {}
     mx = {"notls.test": PLAIN_MX, "badcert.test": LOCALHOST_MX,
+          "otherca.test": OTHERCA_MX,
           "testing.test": PLAIN_MX, "fail.test": PLAIN_MX,
           "redirect.test": PLAIN_MX, "ctype.test": PLAIN_MX,
           "malformed.test": PLAIN_MX, "big.test": PLAIN_MX}
@@ -192,16 +197,17 @@ def servers():
     sts_cert()
     return (Aiosmtpd(host=GOOD_MX, port=25, certname="sts"),
             Aiosmtpd(tls=False, host=PLAIN_MX, port=25),
-            Aiosmtpd(host=LOCALHOST_MX, port=25))
+            Aiosmtpd(host=LOCALHOST_MX, port=25),
+            Aiosmtpd(host=OTHERCA_MX, port=25, certname="stsother"))
 
 
 @contextlib.contextmanager
 def world(signed=()):
     """Everything running: (resolver, policy server, the good MX, the
     plaintext one, the one whose certificate names localhost)."""
-    good, plain, local = servers()
+    good, plain, local, other = servers()
     with Resolver(zones(), signed=signed) as r, \
-            PolicyServer(responses()) as ps, good, plain, local:
+            PolicyServer(responses()) as ps, good, plain, local, other:
         yield r, ps, good, plain, local
 
 
@@ -234,6 +240,10 @@ def sts_enforce():
                                     "unable to verify server "
                                     "mx1.badcert.test"),
                "certificate for localhost: %r" % rep.final)
+        rep = deliver(r, h, "otherca.test")
+        expect(rep.final.startswith("ZMTA-STS policy of otherca.test: TLS "
+                                    "unable to verify server with "),
+               "certificate from an unknown CA: %r" % rep.final)
         expect_eq(len(good.messages), 3, "good MX")
         expect_eq((plain.handler.commands, local.handler.commands), ([], []),
                   "commands the refused servers saw")
@@ -286,10 +296,10 @@ def sts_cache_spares_fetches():
     fetched again; a route in smtproutes overrides MTA-STS."""
     if need_root():
         return "skip"
-    good, plain, local = servers()
+    good, plain, local, other = servers()
     resp = responses()
     h = home()
-    with PolicyServer(resp) as ps, good, plain, local:
+    with PolicyServer(resp) as ps, good, plain, local, other:
         with Resolver(zones()) as r:
             for i in range(3):
                 rep = deliver(r, h, "cache.test")
@@ -367,3 +377,24 @@ def sts_dane_wins():
         expect(rep.final.startswith("K%s accepted" % GOOD_MX), rep.final)
         expect_in("DANE verified: TLSA 3 1 1 of mx1.danests.test matched",
                   rep.final, "K report")
+
+
+@test
+def sts_corrupt_cache_is_no_cache():
+    """A cache file that does not parse (a crash mid-write elsewhere, a
+    disk error, an administrator's editor) is no cache: the policy is
+    fetched again and the file replaced."""
+    if need_root():
+        return "skip"
+    h = home()
+    path = os.path.join(h.dir, "queue", "mta-sts", "corrupt.test")
+    with world() as (r, ps, good, plain, local):
+        for junk in ("", "expires 99999999999\nid 1\nversion: STSv1\n",
+                     "\0" * 5000, "expires x\n"):
+            with open(path, "w") as f:
+                f.write(junk)
+            rep = deliver(r, h, "corrupt.test")
+            expect_in("MTA-STS enforce, certificate verified.", rep.final,
+                      "junk %r" % junk[:20])
+            expect_in("mode: enforce\n", open(path).read(), "rewritten")
+        expect_eq(ps.fetches("corrupt.test"), 4, "fetches")

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "io.h"
 #include "report.h"
 #include "text.h"
@@ -20,7 +19,7 @@ static size_t	rlen;
 static void
 flush(void)
 {
-	if (rlen > 0 && conn_fdwriteall(1, rbuf, rlen, io_now() + 60000) == -1)
+	if (rlen > 0 && io_writeall(1, rbuf, rlen, io_now() + 60000) == -1)
 		_exit(0);
 	rlen = 0;
 }

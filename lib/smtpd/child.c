@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "child.h"
-#include "conn.h"
 #include "io.h"
 
 #if defined(__linux__) && !defined(F_SETPIPE_SZ)
@@ -296,10 +295,10 @@ child_launch(struct child *c, const struct env *add)
 		return -1;
 	}
 	for (i = 0; i < add->n; i++)
-		if (conn_fdwriteall(c->ctl, add->vars[i],
+		if (io_writeall(c->ctl, add->vars[i],
 		    strlen(add->vars[i]) + 1, io_now() + CHILD_LAUNCH_MS) == -1)
 			goto fail;
-	if (add->n == 0 && conn_fdwriteall(c->ctl, "", 1,
+	if (add->n == 0 && io_writeall(c->ctl, "", 1,
 	    io_now() + CHILD_LAUNCH_MS) == -1)
 		goto fail;
 	if (shutdown(c->ctl, SHUT_WR) == -1)

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "io.h"
 #include "log.h"
 #include "text.h"
@@ -45,7 +44,7 @@ log_emit(const char *tag, const char *fmt, va_list ap)
 	for (i = 0; i < len; i++)
 		line[i] = (char)text_safe(line[i], TEXT_SPACE);
 	line[len++] = '\n';
-	(void)conn_fdwriteall(STDERR_FILENO, line, len, io_now() + LOG_MS);
+	(void)io_writeall(STDERR_FILENO, line, len, io_now() + LOG_MS);
 }
 
 void

@@ -52,7 +52,7 @@ t_standby_launch(void)
 	CHECK_INT(env_set(&add, "RELAYCLIENT", ""), 0);
 	CHECK_INT(child_launch(&c, &add), 0);
 	env_free(&add);
-	CHECK_INT(conn_fdwriteall(c.in, "piped\n", 6, io_now() + 10000), 0);
+	CHECK_INT(io_writeall(c.in, "piped\n", 6, io_now() + 10000), 0);
 	child_closein(&c);
 	child_output(&c, out, sizeof(out));
 	CHECK_STR(out, "kept TLSv1.3 \npiped\n");
