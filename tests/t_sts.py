@@ -24,12 +24,13 @@ MSG = b"Subject: sts\n\nhello\n"
 POLICY_IP = "127.0.0.41"
 GOOD_MX, PLAIN_MX, LOCALHOST_MX = "127.0.0.42", "127.0.0.43", "127.0.0.44"
 OTHERCA_MX = "127.0.0.45"
+STALL_IP = "127.0.0.46"         # a policy host that never answers
 
 DOMAINS = ("good.test", "wild.test", "nomatch.test", "notls.test",
            "badcert.test", "testing.test", "fail.test", "redirect.test",
            "ctype.test", "malformed.test", "big.test", "chunked.test",
            "cache.test", "conc.test", "route.test", "danests.test",
-           "otherca.test", "corrupt.test")
+           "otherca.test", "corrupt.test", "stall.test")
 
 
 def need_root():
@@ -147,11 +148,13 @@ def zones(ids=None):
           "otherca.test": OTHERCA_MX,
           "testing.test": PLAIN_MX, "fail.test": PLAIN_MX,
           "redirect.test": PLAIN_MX, "ctype.test": PLAIN_MX,
-          "malformed.test": PLAIN_MX, "big.test": PLAIN_MX}
+          "malformed.test": PLAIN_MX, "big.test": PLAIN_MX,
+          "stall.test": PLAIN_MX}
     for d in DOMAINS:
         out[d] = ('_mta-sts TXT "v=STSv1; id=%s;"\nmta-sts A %s\n'
-                  '@ MX 10 mx1\nmx1 A %s\n' % (ids.get(d, "1"), POLICY_IP,
-                                                mx.get(d, GOOD_MX)))
+                  '@ MX 10 mx1\nmx1 A %s\n' % (
+                      ids.get(d, "1"), STALL_IP if d == "stall.test" else
+                      POLICY_IP, mx.get(d, GOOD_MX)))
     out["good.test"] += '_mta-sts TXT "v=spf1 -all"\n'     # not ours
     out["danests.test"] += "_25._tcp.mx1 TLSA 3 1 1 %s\n" % tlsa_data(
         cert("sts.pem"), 1, 1)
@@ -398,3 +401,26 @@ def sts_corrupt_cache_is_no_cache():
                       "junk %r" % junk[:20])
             expect_in("mode: enforce\n", open(path).read(), "rewritten")
         expect_eq(ps.fetches("corrupt.test"), 4, "fetches")
+
+
+@test
+def sts_policy_host_that_stalls():
+    """A policy host that accepts the connection and never says a word:
+    the fetch gives up (20 seconds in all) and the message goes as if
+    there were no policy, the report saying why."""
+    if need_root():
+        return "skip"
+    mute = socket.socket()
+    mute.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    mute.bind((STALL_IP, 443))
+    mute.listen(8)
+    try:
+        with world() as (r, ps, good, plain, local):
+            rep = deliver(r, home(), "stall.test")
+            expect(rep.final.startswith("K%s accepted" % PLAIN_MX),
+                   rep.final)
+            expect_in("MTA-STS policy of stall.test not fetched: TLS with "
+                      "mta-sts.stall.test failed: timed out", rep.final,
+                      "report")
+    finally:
+        mute.close()

@@ -224,7 +224,8 @@ https_context(const char *cafile, char *why, size_t whylen)
 
 /*
  * Fetch domain's policy (RFC 8461 3.3): HTTPS to mta-sts.<domain>, its
- * certificate verified for that name, within seconds in all.  0 with p
+ * certificate verified for that name, connected within
+ * STS_CONNECT_SECONDS and done within seconds in all.  0 with p
  * (expires set from now), or -1 with why.
  */
 int
@@ -236,12 +237,14 @@ sts_fetch(const char *domain, const char *cafile, int seconds,
 	char		 host[300], *resp, *body, reason[256];
 	size_t		 bodylen;
 	long		 deadline = io_now() + seconds * 1000L, n = -1;
-	int		 fd;
+	int		 fd, r;
 
 	snprintf(host, sizeof(host), "mta-sts.%s", domain);
 	if ((ctx = https_context(cafile, why, whylen)) == NULL)
 		return -1;
-	if ((fd = https_connect(host, deadline)) == -1) {
+	if ((fd = https_connect(host, io_now() + STS_CONNECT_SECONDS *
+	    1000L < deadline ? io_now() + STS_CONNECT_SECONDS * 1000L :
+	    deadline)) == -1) {
 		snprintf(why, whylen, "unable to connect to %s", host);
 		tls_free(ctx);
 		return -1;
@@ -249,9 +252,9 @@ sts_fetch(const char *domain, const char *cafile, int seconds,
 	conn_init(&c, fd, fd);
 	if ((resp = malloc(RESPONSE_MAX)) == NULL)
 		snprintf(why, whylen, "out of memory");
-	else if (conn_connect(&c, ctx, host, deadline) != 0)
+	else if ((r = conn_connect(&c, ctx, host, deadline)) != 0)
 		snprintf(why, whylen, "TLS with %s failed: %s", host,
-		    conn_error(&c));
+		    r == CONN_TIMEOUT ? "timed out" : conn_error(&c));
 	else
 		n = https_get(&c, host, resp, deadline, why, whylen);
 	tls_close(ctx);

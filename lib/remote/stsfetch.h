@@ -7,6 +7,7 @@
 
 #include "sts.h"
 
+#define STS_CONNECT_SECONDS	10	/* to connect to the policy host */
 #define STS_FETCH_SECONDS	20	/* connect, handshake and response */
 
 int	sts_cache_read(const char *, const char *, struct sts_policy *);
