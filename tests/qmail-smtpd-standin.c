@@ -18,7 +18,7 @@
  *	$STANDIN_RECORD	directory for records (unset: record nothing):
  *			<pid>.env	environment at start, VAR=value lines
  *			<pid>.in	every byte read from stdin, raw
- *			<pid>.exit	exit code
+ *			<pid>.exit	exit code (143: ended by SIGTERM)
  *			All but .in appear by rename(2).  An unopenable
  *			directory means exit 111.
  *	TCPLOCALIP, TCPLOCALHOST, TCPREMOTEIP, TCPREMOTEHOST, TCPREMOTEINFO,
@@ -128,6 +128,19 @@ leave(int code)
 	snprintf(s, sizeof(s), "%d\n", code);
 	rec_write(name, s, strlen(s));
 	_exit(code);
+}
+
+/*
+ * SIGTERM, which starttls-smtpd sends a server that has not exited within
+ * its grace after its input ended (a machine so loaded that the stand-in
+ * was not scheduled in time): ended all the same, so recorded, as 143.
+ * rec_write() uses only system calls and snprintf() on its own buffers.
+ */
+static void
+terminated(int sig)
+{
+	(void)sig;
+	leave(128 + SIGTERM);
 }
 
 /* timeoutread()/timeoutwrite(): wait up to timeout seconds, then once. */
@@ -1037,6 +1050,7 @@ main(void)
 	pid = (long)getpid();
 	signal(SIGPIPE, SIG_IGN);
 	record_start();
+	signal(SIGTERM, terminated);
 	if ((home = getenv("STANDIN_HOME")) == NULL)
 		home = "/var/qmail";
 	if (chdir(home) == -1)
