@@ -632,39 +632,13 @@ session(const struct dns_addr *d, int fd, int usetls)
 static int
 connect_to(const struct dns_addr *d, int port, int *timedout)
 {
-	struct sockaddr_storage	 sa = d->sa;
-	socklen_t		 len = sizeof(int);
-	int			 fd, err = 0;
+	int	 fd;
 
-	*timedout = 0;
-	if (sa.ss_family == AF_INET)
-		((struct sockaddr_in *)&sa)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
-	if ((fd = socket(sa.ss_family, SOCK_STREAM, 0)) == -1) {
-		if (errno == EAFNOSUPPORT)
-			return -1;
+	fd = dns_connect(d, port, io_now() + ctl.timeoutconnect * 1000,
+	    timedout);
+	if (fd == DNS_NOSOCKET && errno != EAFNOSUPPORT)
 		temp_oserr();
-	}
-	io_cloexec(fd);
-	io_nonblock(fd);
-	if (connect(fd, (struct sockaddr *)&sa, d->salen) == 0)
-		return fd;
-	if (errno == EINPROGRESS) {
-		switch (io_wait(fd, POLLOUT, io_now() + ctl.timeoutconnect *
-		    1000)) {
-		case 1:
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-			    &len) == 0 && err == 0)
-				return fd;
-			break;
-		case 0:
-			*timedout = 1;
-			break;
-		}
-	}
-	close(fd);
-	return -1;
+	return fd < 0 ? -1 : fd;
 }
 
 

@@ -140,12 +140,12 @@ def _free_port(host="127.0.0.1"):
 class Scripted:
     """A raw server: fn(conn) runs for each connection in its own thread."""
 
-    def __init__(self, fn, host="127.0.0.1", port=0):
+    def __init__(self, fn, host="127.0.0.1", port=0, backlog=16):
         self.fn = fn
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
-        self.sock.listen(16)
+        self.sock.listen(backlog)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.connections = 0

@@ -16,7 +16,7 @@ import time
 from dnssec import Resolver, tlsa_data
 from lib import (collector, cert, expect, expect_eq, expect_in,
                  expect_not_in, CERTS)
-from peers import Aiosmtpd, QmailHome, remote
+from peers import Aiosmtpd, QmailHome, Scripted, remote
 
 TESTS, test = collector()
 
@@ -79,7 +79,7 @@ def http(body, ctype="text/plain; charset=utf-8", status="200 OK",
     return head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
-class PolicyServer:
+class PolicyServer(Scripted):
     """HTTPS on 127.0.0.41:443: for each Host mta-sts.<domain>, the
     response in responses[domain]; every request kept."""
 
@@ -88,55 +88,26 @@ class PolicyServer:
         self.requests = []
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert("sts.pem"), cert("sts.key"))
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((POLICY_IP, 443))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.done = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
+        super().__init__(self._answer, host=POLICY_IP, port=443, backlog=64)
 
-    def _serve(self):
-        while not self.done:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._one, args=(c,), daemon=True).start()
-
-    def _one(self, c):
-        c.settimeout(10)
-        try:
-            s = self.ctx.wrap_socket(c, server_side=True)
-            req = b""
-            while b"\r\n\r\n" not in req and len(req) < 8192:
-                data = s.recv(4096)
-                if not data:
-                    break
-                req += data
-            host = ""
-            for line in req.decode("latin-1").split("\r\n"):
-                if line.lower().startswith("host:"):
-                    host = line[5:].strip()
-            self.requests.append((host, req.split(b"\r\n", 1)[0]))
-            domain = host[len("mta-sts."):]
-            s.sendall(self.responses.get(domain, http("", status="404 Not "
-                                                      "Found")))
-            s.close()
-        except (OSError, ssl.SSLError):
-            c.close()
+    def _answer(self, conn):
+        conn.s = self.ctx.wrap_socket(conn.s, server_side=True)
+        req = b""
+        while b"\r\n\r\n" not in req and len(req) < 8192:
+            data = conn.s.recv(4096)
+            if not data:
+                break
+            req += data
+        host = ""
+        for line in req.decode("latin-1").split("\r\n"):
+            if line.lower().startswith("host:"):
+                host = line[5:].strip()
+        self.requests.append((host, req.split(b"\r\n", 1)[0]))
+        conn.s.sendall(self.responses.get(host[len("mta-sts."):],
+                                          http("", status="404 Not Found")))
 
     def fetches(self, domain):
         return sum(1 for h, _ in self.requests if h == "mta-sts." + domain)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *a):
-        self.done = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 def zones(ids=None):

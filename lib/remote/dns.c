@@ -22,6 +22,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
+#include <unistd.h>
 #include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@
 
 #include "certid.h"
 #include "dns.h"
+#include "io.h"
 #include "sts.h"
 
 #ifndef T_AAAA
@@ -403,6 +406,47 @@ dns_mx(const char *domain, struct dns_list *l, unsigned long random)
 	if (l->n == 0 && soft)
 		return DNS_SOFT;
 	return 0;
+}
+
+/*
+ * A TCP connection to d on port, made by deadline: the descriptor (close
+ * on exec, non-blocking), or DNS_NOCONNECT (*timedout set if the deadline
+ * passed), or DNS_NOSOCKET when no socket could be made (errno says why;
+ * EAFNOSUPPORT for IPv6 on a host without it).
+ */
+int
+dns_connect(const struct dns_addr *d, int port, long deadline,
+    int *timedout)
+{
+	struct sockaddr_storage	 sa = d->sa;
+	socklen_t		 len = sizeof(int);
+	int			 fd, err = 0;
+
+	*timedout = 0;
+	if (sa.ss_family == AF_INET)
+		((struct sockaddr_in *)&sa)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
+	if ((fd = socket(sa.ss_family, SOCK_STREAM, 0)) == -1)
+		return DNS_NOSOCKET;
+	io_cloexec(fd);
+	io_nonblock(fd);
+	if (connect(fd, (struct sockaddr *)&sa, d->salen) == 0)
+		return fd;
+	if (errno == EINPROGRESS) {
+		switch (io_wait(fd, POLLOUT, deadline)) {
+		case 1:
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+			    &len) == 0 && err == 0)
+				return fd;
+			break;
+		case 0:
+			*timedout = 1;
+			break;
+		}
+	}
+	close(fd);
+	return DNS_NOCONNECT;
 }
 
 void

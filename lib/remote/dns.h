@@ -15,6 +15,9 @@
 #define DNS_HARD	(-2)	/* the name does not exist */
 #define DNS_NULLMX	(-3)	/* the domain accepts no mail (RFC 7505) */
 
+#define DNS_NOCONNECT	(-1)	/* dns_connect(): no connection */
+#define DNS_NOSOCKET	(-2)	/* dns_connect(): no socket at all */
+
 #define DNS_MAXHOST	256
 #define DNS_MAXADDR	64
 
@@ -53,6 +56,7 @@ int	dns_literal(const char *, struct dns_list *);
 int	dns_ip(const char *, struct dns_list *, unsigned int, int);
 int	dns_mx(const char *, struct dns_list *, unsigned long);
 void	dns_fmt(const struct dns_addr *, char *, size_t);
+int	dns_connect(const struct dns_addr *, int, long, int *);
 enum dns_tlsa	dns_tlsa(const char *, int, struct tlsa_set *);
 enum dns_sts	dns_sts(const char *, char *, size_t);
 

@@ -8,15 +8,8 @@
  * file.  A file that does not parse is no cache.
  */
 #include <sys/types.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
-#include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +47,7 @@ cache_path(char *path, size_t len, const char *dir, const char *domain)
 int
 sts_cache_read(const char *dir, const char *domain, struct sts_policy *p)
 {
-	char		 path[4096], *buf, *nl, why[128];
+	char		 path[4096], *buf, *nl, why[128], id[STS_IDMAX + 1];
 	long long	 expires;
 	ssize_t		 n;
 	int		 fd, rv = -1;
@@ -70,18 +63,15 @@ sts_cache_read(const char *dir, const char *domain, struct sts_policy *p)
 	close(fd);
 	if (n > 0 && n <= CACHE_MAX) {
 		buf[n] = '\0';
+		/* the policy parse clears p: its id and expiry come after */
 		if (sscanf(buf, "expires %lld\nid %32[A-Za-z0-9]\n", &expires,
-		    p->id) == 2 && (nl = strchr(buf, '\n')) != NULL &&
-		    (nl = strchr(nl + 1, '\n')) != NULL) {
-			char	 id[STS_IDMAX + 1];
-
-			memcpy(id, p->id, sizeof(id));
-			if (sts_policy_parse(nl + 1, (size_t)(buf + n - nl - 1),
-			    p, why, sizeof(why)) == 0) {
-				memcpy(p->id, id, sizeof(id));
-				p->expires = (time_t)expires;
-				rv = 0;
-			}
+		    id) == 2 && (nl = strchr(buf, '\n')) != NULL &&
+		    (nl = strchr(nl + 1, '\n')) != NULL &&
+		    sts_policy_parse(nl + 1, (size_t)(buf + n - nl - 1), p, why,
+		    sizeof(why)) == 0) {
+			memcpy(p->id, id, sizeof(id));
+			p->expires = (time_t)expires;
+			rv = 0;
 		}
 	}
 	free(buf);
@@ -132,32 +122,16 @@ static int
 https_connect(const char *name, long deadline)
 {
 	static struct dns_list	 list;
-	struct sockaddr_storage	 sa;
-	socklen_t		 len = sizeof(int);
 	size_t			 i;
-	int			 fd, err;
+	int			 fd, timedout;
 
 	list.n = 0;
 	if (dns_ip(name, &list, 0, 0) != 0)
 		return -1;
-	for (i = 0; i < list.n; i++) {
-		sa = list.a[i].sa;
-		if (sa.ss_family == AF_INET)
-			((struct sockaddr_in *)&sa)->sin_port = htons(443);
-		else
-			((struct sockaddr_in6 *)&sa)->sin6_port = htons(443);
-		if ((fd = socket(sa.ss_family, SOCK_STREAM, 0)) == -1)
-			continue;
-		io_cloexec(fd);
-		io_nonblock(fd);
-		err = 0;
-		if (connect(fd, (struct sockaddr *)&sa, list.a[i].salen) == 0 ||
-		    (errno == EINPROGRESS && io_wait(fd, POLLOUT,
-		    deadline) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-		    &len) == 0 && err == 0))
+	for (i = 0; i < list.n; i++)
+		if ((fd = dns_connect(&list.a[i], 443, deadline,
+		    &timedout)) >= 0)
 			return fd;
-		close(fd);
-	}
 	return -1;
 }
 
