@@ -323,7 +323,7 @@ enum secured {
  * 2.2); why is kept, for the report if no server is left.
  */
 static enum secured
-tls_refused(const char *s1, const char *s2, int how)
+tls_required_failed(const char *s1, const char *s2, int how)
 {
 	size_t	 n = strlen(skipped);
 
@@ -417,7 +417,7 @@ judge(struct tls *ctx, const char *host)
 		if (pol.level == POLICY_STS) {
 			snprintf(msg, sizeof(msg), "MTA-STS policy of %s: %s",
 			    domain, why);
-			return tls_refused(msg, NULL, 0);
+			return tls_required_failed(msg, NULL, 0);
 		}
 		sts_would_fail(why);
 	}
@@ -426,7 +426,7 @@ judge(struct tls *ctx, const char *host)
 		tls_quit(msg, NULL, 0);
 	if (pol.level == POLICY_DANE && certid_dane(&pol.tlsa, chain,
 	    chainlen, host, &m, msg, sizeof(msg)) == -1)
-		return tls_refused(msg, NULL, 0);
+		return tls_required_failed(msg, NULL, 0);
 	if (pol.level == POLICY_DANE)
 		snprintf(msg, sizeof(msg), "DANE verified: TLSA %u %u %u of "
 		    "%s matched", m->usage, m->selector, m->mtype, host);
@@ -466,7 +466,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 	}
 	if (!esmtp || !smtpc_keyword(&smtp, "STARTTLS")) {
 		if (strict)
-			return tls_refused(required(msg, sizeof(msg),
+			return tls_required_failed(required(msg, sizeof(msg),
 			    "No TLS achieved while %s exists",
 			    "STARTTLS not offered by", d->host), NULL,
 			    FAIL_CONNECTING);
@@ -493,7 +493,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 		tlsconf_client_done(cfg);
 		tls_free(ctx);
 		if (strict)
-			return tls_refused(required(msg, sizeof(msg),
+			return tls_required_failed(required(msg, sizeof(msg),
 			    "STARTTLS rejected while %s exists",
 			    "STARTTLS rejected by", d->host), NULL,
 			    FAIL_CONNECTING | FAIL_REPLY);
@@ -512,7 +512,7 @@ starttls(const struct dns_addr *d, int esmtp, int *retry)
 		snprintf(err, sizeof(err), "%s", r == CONN_TIMEOUT ? "timed out" :
 		    conn_error(&smtp.conn));
 		if (strict)
-			return tls_refused("TLS connect failed", err,
+			return tls_required_failed("TLS connect failed", err,
 			    FAIL_NOQUIT);
 		sts_would_fail("TLS handshake failed");
 		handshake_failed(err);
@@ -539,7 +539,7 @@ ehlo_tls(int strict)
 	    smtpc_puts(&smtp, "\r\n") == -1 || (c = smtpc_reply(&smtp)) == -1) {
 		e = conn_error(&smtp.conn);
 		if (strict) {
-			tls_refused("TLS connect failed", e, FAIL_NOQUIT);
+			tls_required_failed("TLS connect failed", e, FAIL_NOQUIT);
 			return SKIP_SERVER;
 		}
 		handshake_failed(e);
@@ -826,7 +826,7 @@ try_server(const struct dns_addr *d, int port)
 	policy_lookup(CONTROL, d, port, ctl.dane, have_sts ? &sts : NULL, &pol);
 	if (pol.level == POLICY_DANE_FAILED) {
 		snprintf(why, sizeof(why), "TLSA lookup failed for %s", d->host);
-		tls_refused(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
+		tls_required_failed(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
 		return;
 	}
 	if (pol.level == POLICY_STS_NOMATCH || (pol.sts_testing &&
@@ -834,7 +834,7 @@ try_server(const struct dns_addr *d, int port)
 		snprintf(why, sizeof(why), "%s is not an MX host of the MTA-STS "
 		    "policy of %s", d->host, domain);
 		if (pol.level == POLICY_STS_NOMATCH) {
-			tls_refused(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
+			tls_required_failed(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
 			return;
 		}
 		sts_would_fail(why);

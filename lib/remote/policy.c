@@ -35,7 +35,13 @@ policy_dane(const struct dns_addr *d, int port, struct policy *p)
 {
 	if (!d->secure)
 		return 0;
-	switch (dns_tlsa(d->host, port, &p->tlsa)) {
+	/* the next address of the same host: its records are known */
+	if (strcmp(p->tlsa_host, d->host) != 0 || p->tlsa_port != port) {
+		p->tlsa_found = dns_tlsa(d->host, port, &p->tlsa);
+		snprintf(p->tlsa_host, sizeof(p->tlsa_host), "%s", d->host);
+		p->tlsa_port = port;
+	}
+	switch (p->tlsa_found) {
 	case DNS_TLSA_NONE:
 		return 0;
 	case DNS_TLSA_FOUND:

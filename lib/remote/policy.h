@@ -28,6 +28,9 @@ struct policy {
 	enum tls_policy	 level;
 	char		 file[PATH_MAX];	/* the control file that decided */
 	struct tlsa_set	 tlsa;			/* for POLICY_DANE */
+	enum dns_tlsa	 tlsa_found;		/* of this lookup: */
+	char		 tlsa_host[DNS_MAXHOST];
+	int		 tlsa_port;
 	int		 sts_testing;	/* MTA-STS testing: say what fails */
 	int		 sts_listed;	/* the MX matches the MTA-STS policy */
 };
