@@ -8,15 +8,16 @@
  * report on fd 1, and fd 2 the same pipe, so nothing but the report is
  * ever written.  The texts are qmail-remote's, so qmail-send's logs and
  * bounces read the same; TLS adds to them, never changes them.
+ *
+ * The flow: find the servers (smtproutes, else the MX hosts), find the
+ * destination's rule (tlsdestinations, else MTA-STS), then for each
+ * server its verdict (policy.c), which the dialogue only carries out.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <netinet/in.h>
-
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,22 +27,23 @@
 
 #include <tls.h>
 
+#include "blast.h"
 #include "certid.h"
-#include "confcheck.h"
+#include "check.h"
 #include "control.h"
 #include "dns.h"
-#include "blast.h"
 #include "io.h"
 #include "ipme.h"
 #include "policy.h"
-#include "route.h"
 #include "report.h"
+#include "route.h"
 #include "sandbox.h"
 #include "smtpc.h"
 #include "sts.h"
 #include "stsfetch.h"
 #include "tcpto.h"
 #include "tlsconf.h"
+#include "tlsdest.h"
 
 #ifndef QMAILHOME
 #define QMAILHOME	"/var/qmail"
@@ -49,47 +51,71 @@
 
 #define CONTROL		"control"
 
-static struct {
+/* The control files, as read once per delivery */
+struct control {
 	char		 helohost[256];
 	long		 timeout;	/* seconds, each read or write */
 	long		 timeoutconnect;
 	char		*routes;
 	size_t		 routeslen;
+	char		*tlsdest;	/* control/tlsdestinations */
+	size_t		 tlsdestlen;
 	int		 dane;		/* no control/nodane */
 	int		 mtasts;	/* no control/nomtasts */
 	char		 stsdir[PATH_MAX];	/* the MTA-STS cache */
 	char		 stsca[PATH_MAX];	/* its CA bundle; "": libtls's */
-} ctl = { "", 1200, 60, NULL, 0, 1, 1, "", "" };
+};
 
-static const char	*sender;
-static char		**recips;
-static char		 partner[64];	/* the address we talk to, as text */
-static struct smtpc	 smtp;
-static int		 critical;	/* the final "." has been sent */
-
-/*
- * What became of TLS in this delivery, for the report: how the message
- * left (said in K), a TLS failure we went on from (said in K, Z and D
- * alike), and local files that were not used (said in every report).
- */
-static struct {
+/* What TLS did in this delivery, for the last lines of the report */
+struct tls_report {
 	char	 line[PATH_MAX + 128];	/* for K: "TLS TLSv1.3 with ..." */
 	char	 problem[PATH_MAX + 128]; /* for Z and D: what failed */
 	int	 fellback;	/* plaintext after STARTTLS failed or was refused */
 	char	 note[640];	/* "control/clientcert.pem not used: ..." */
 	char	 sts[1024];	/* MTA-STS: a fetch that failed, testing mode */
-} tls;
+	char	 skipped[1024];	/* servers the verdicts refused, and why */
+};
 
-/* The TLS policy of the server being tried, looked up before connecting */
-static struct policy	 pol;
+/* One delivery: argv, the servers, the rule, and the server being tried */
+struct delivery {
+	struct control		 ctl;
+	const char		*domain;	/* argv[1], the recipients' */
+	const char		*sender;
+	char			**recips;
+	char			 relay[256];	/* from smtproutes, or "" */
+	int			 port;
+	struct dns_list		 servers;
+	unsigned int		 prefme;	/* ours from this preference on */
 
-/* The MTA-STS policy of the recipient domain, if it has one (have_sts) */
-static struct sts_policy sts;
-static int		 have_sts;
-static const char	*domain;		/* argv[1], the recipients' */
+	const char		*policy_domain;	/* domain, or the relay */
+	struct tlsdest		 local;
+	struct sts_policy	 sts;
+	struct domain_rule	 rule;
 
-/* Servers that DANE or MTA-STS require TLS of, not used, and why */
-static char		 skipped[1024];
+	const struct dns_addr	*server;	/* being tried */
+	char			 partner[64];	/* its address, as text */
+	struct mx_facts		 facts;
+	struct verdict		 verdict;
+	struct smtpc		 smtp;
+	int			 critical;	/* the final "." was sent */
+	struct tls_report	 tls;
+};
+
+/* How an attempt at one server ended, when it did not end the delivery */
+enum outcome {
+	OUTCOME_GO_ON,		/* TLS as the verdict asks: on to MAIL */
+	OUTCOME_NEXT_SERVER,	/* it cannot give what the verdict asks */
+	OUTCOME_PLAIN_AGAIN	/* STARTTLS failed where TLS was optional */
+};
+
+/* What went wrong with TLS, for tls_failed() */
+enum tls_failure {
+	TLSF_NOT_ALLOWED,	/* the rule does not allow this MX host */
+	TLSF_NOT_OFFERED,	/* no STARTTLS in the EHLO reply */
+	TLSF_REFUSED,		/* STARTTLS answered with other than 220 */
+	TLSF_HANDSHAKE,		/* the handshake, or the EHLO inside it */
+	TLSF_CERTIFICATE	/* the certificate is not what the verdict asks */
+};
 
 /* ------------------------------------------------------------ the report */
 
@@ -122,118 +148,282 @@ perm_dns(const char *host)
 	report_exit();
 }
 
+/* A tlsdestinations line that cannot be read: its mail waits. */
+static void __attribute__((__noreturn__))
+temp_tlsdest(const struct tlsdest *t)
+{
+	char	 buf[512];
+
+	snprintf(buf, sizeof(buf), "ZUnable to use control/tlsdestinations "
+	    "line %d, the rule for %s: %s. (#4.3.0)\n", t->line, t->dest,
+	    t->error);
+	die(buf);
+}
+
 /*
  * The TLS lines that end a report: for K how the message left; for Z
  * and D the TLS failure the delivery went on from, or the TLS it had (a
- * server may refuse what it learnt in the handshake); for all, the local
- * files that were not used.
+ * server may refuse what it learnt in the handshake); for all, what
+ * MTA-STS had to say and the local files that were not used.
  */
 static void __attribute__((__noreturn__))
-report_tls_exit(int letter)
+report_tls_exit(struct delivery *d, int letter)
 {
-	const char	*line = tls.line;
+	const char	*line = d->tls.line;
 
-	if (letter != 'K' && tls.problem[0] != '\0')
-		line = tls.problem;
-	else if (letter != 'K' && smtp.conn.tls == NULL)
+	if (letter != 'K' && d->tls.problem[0] != '\0')
+		line = d->tls.problem;
+	else if (letter != 'K' && d->smtp.conn.tls == NULL)
 		line = "";
-
 	if (line[0] != '\0') {
 		report_puts(line);
 		report_puts("\n");
 	}
-	if (tls.sts[0] != '\0') {
-		report_puts(tls.sts);
+	if (d->tls.sts[0] != '\0') {
+		report_puts(d->tls.sts);
 		report_puts("\n");
 	}
-	if (tls.note[0] != '\0') {
-		report_puts(tls.note);
+	if (d->tls.note[0] != '\0') {
+		report_puts(d->tls.note);
 		report_puts("\n");
 	}
 	report_exit();
 }
 
 static void __attribute__((__noreturn__))
-dropped(void)
+dropped(struct delivery *d)
 {
 	report_puts("ZConnected to ");
-	report_puts(partner);
+	report_puts(d->partner);
 	report_puts(" but connection died. ");
-	if (critical)
+	if (d->critical)
 		report_puts("Possible duplicate! ");
 	report_puts("(#4.4.2)\n");
-	report_tls_exit('Z');
+	report_tls_exit(d, 'Z');
 }
 
 /* Say QUIT without waiting, and report: prepend partner append, the reply. */
 static void __attribute__((__noreturn__))
-quit(const char *prepend, const char *append)
+quit(struct delivery *d, const char *prepend, const char *append)
 {
-	smtpc_puts(&smtp, "QUIT\r\n");
+	smtpc_puts(&d->smtp, "QUIT\r\n");
 	report_puts(prepend);
-	report_puts(partner);
+	report_puts(d->partner);
 	report_puts(append);
 	report_puts(".\n");
-	report_text(smtp.text, smtp.textlen);
-	report_tls_exit(*prepend);
+	report_text(d->smtp.text, d->smtp.textlen);
+	report_tls_exit(d, *prepend);
 }
 
 /*
- * A TLS failure where TLS is required: deferred, in the qmail-tls patch's
- * words ("...; connecting to IP." before the handshake, "connected" after),
- * never a fall back to plaintext.  QUIT is said unless a handshake was
- * left half done.
+ * No server was left, and some were passed over because their verdict
+ * asked for TLS they could not give (or refused them outright): the
+ * message waits, and the report says which and why.
  */
-enum tls_failure {
-	FAIL_CONNECTING = 0x1,	/* before the handshake: "connecting to" */
-	FAIL_NOQUIT = 0x2,	/* a handshake left half done: no QUIT */
-	FAIL_REPLY = 0x4	/* quote the server's last reply */
+static void __attribute__((__noreturn__))
+temp_skipped(struct delivery *d)
+{
+	report_puts("Z");
+	report_puts(d->tls.skipped);
+	report_puts(" (#4.7.5)\n");
+	report_tls_exit(d, 'Z');
+}
+
+/* ----------------------------------------------- TLS failures, in words */
+
+/* MTA-STS testing mode: what enforce mode would have refused. */
+static void
+sts_would_refuse(struct delivery *d, const char *why)
+{
+	if (d->verdict.testing && d->tls.sts[0] == '\0')
+		snprintf(d->tls.sts, sizeof(d->tls.sts), "MTA-STS testing: "
+		    "enforce would have refused this: %.900s.", why);
+}
+
+/* Who requires TLS of this server, for "STARTTLS not offered by H, ..." */
+static void
+who_requires(const struct delivery *d, char *buf, size_t len)
+{
+	const char	*host = d->server->host;
+
+	switch (d->verdict.by) {
+	case BY_STS:
+		snprintf(buf, len, "%s, which the MTA-STS policy of %s requires "
+		    "TLS of", host, d->policy_domain);
+		break;
+	case BY_LOCAL:
+		snprintf(buf, len, "%s, which control/tlsdestinations line %d "
+		    "requires TLS of", host, d->local.line);
+		break;
+	default:
+		snprintf(buf, len, "%s, which publishes TLSA records", host);
+		break;
+	}
+}
+
+/* Why the verdict refused this server before connecting. */
+static void
+why_not_allowed(const struct delivery *d, char *buf, size_t len)
+{
+	const char	*host = d->server->host;
+
+	if (d->verdict.by == BY_TLSA)
+		snprintf(buf, len, "TLSA lookup failed for %s", host);
+	else if (d->verdict.by == BY_STS)
+		snprintf(buf, len, "%s is not an MX host of the MTA-STS policy "
+		    "of %s", host, d->policy_domain);
+	else if (d->local.level == TLSDEST_DANE)
+		snprintf(buf, len, "%s has no usable TLSA records, which "
+		    "control/tlsdestinations line %d requires", host,
+		    d->local.line);
+	else
+		snprintf(buf, len, "%s is not an MX host that control/"
+		    "tlsdestinations line %d allows for %s", host,
+		    d->local.line, d->policy_domain);
+}
+
+/* How tls_defer() ends the attempt */
+enum defer_how {
+	DEFER_CONNECTING = 0x1,	/* before the handshake: "connecting to" */
+	DEFER_NOQUIT = 0x2,	/* a handshake left half done: no QUIT */
+	DEFER_QUOTE = 0x4	/* quote the server's last reply */
 };
 
+/*
+ * A TLS failure that ends the delivery: deferred, in the qmail-tls
+ * patch's words ("...; connecting to IP." before the handshake,
+ * "connected to" after), never sent elsewhere or in plaintext.
+ */
 static void __attribute__((__noreturn__))
-tls_quit(const char *s1, const char *s2, int how)
+tls_defer(struct delivery *d, const char *text, int how)
 {
-	if (!(how & FAIL_NOQUIT))
-		smtpc_puts(&smtp, "QUIT\r\n");
+	if (!(how & DEFER_NOQUIT))
+		smtpc_puts(&d->smtp, "QUIT\r\n");
 	report_puts("Z");
-	report_puts(s1);
-	if (s2 != NULL) {
-		report_puts(": ");
-		report_puts(s2);
-	}
-	report_puts(how & FAIL_CONNECTING ? "; connecting to " :
+	report_puts(text);
+	report_puts(how & DEFER_CONNECTING ? "; connecting to " :
 	    "; connected to ");
-	report_puts(partner);
+	report_puts(d->partner);
 	report_puts(".\n");
-	if (how & FAIL_REPLY)
-		report_text(smtp.text, smtp.textlen);
-	report_tls_exit('Z');
+	if (how & DEFER_QUOTE)
+		report_text(d->smtp.text, d->smtp.textlen);
+	report_tls_exit(d, 'Z');
+}
+
+/* Under tlshosts/<host>.pem: the patch's words, and deferred now. */
+static void __attribute__((__noreturn__))
+pem_failed(struct delivery *d, enum tls_failure what, const char *detail)
+{
+	char	 msg[PATH_MAX + 600];
+
+	switch (what) {
+	case TLSF_NOT_OFFERED:
+		snprintf(msg, sizeof(msg), "No TLS achieved while %s exists",
+		    d->facts.pem);
+		tls_defer(d, msg, DEFER_CONNECTING);
+	case TLSF_REFUSED:
+		snprintf(msg, sizeof(msg), "STARTTLS rejected while %s exists",
+		    d->facts.pem);
+		tls_defer(d, msg, DEFER_CONNECTING | DEFER_QUOTE);
+	case TLSF_HANDSHAKE:
+		snprintf(msg, sizeof(msg), "TLS connect failed: %s", detail);
+		tls_defer(d, msg, DEFER_NOQUIT);
+	default:
+		tls_defer(d, detail, 0);
+	}
+}
+
+/* STARTTLS failed where TLS was optional: plaintext, and say why. */
+static enum outcome
+fell_back(struct delivery *d, enum tls_failure what, int code,
+    const char *detail)
+{
+	char	 msg[600];
+
+	switch (what) {
+	case TLSF_NOT_OFFERED:
+		sts_would_refuse(d, "STARTTLS not offered");
+		snprintf(d->tls.line, sizeof(d->tls.line), "No TLS: the server "
+		    "did not offer STARTTLS.");
+		return OUTCOME_GO_ON;
+	case TLSF_REFUSED:
+		sts_would_refuse(d, "STARTTLS refused");
+		snprintf(msg, sizeof(msg), "No TLS: STARTTLS was refused with "
+		    "%d.", code);
+		snprintf(d->tls.line, sizeof(d->tls.line), "%s", msg);
+		snprintf(d->tls.problem, sizeof(d->tls.problem), "%s", msg);
+		d->tls.fellback = 1;
+		return OUTCOME_GO_ON;
+	default:
+		sts_would_refuse(d, "TLS handshake failed");
+		snprintf(d->tls.line, sizeof(d->tls.line), "TLS handshake "
+		    "failed (%.500s); delivered without TLS.", detail);
+		snprintf(d->tls.problem, sizeof(d->tls.problem), "TLS handshake "
+		    "failed (%.500s); tried again without TLS.", detail);
+		d->tls.fellback = 1;
+		tls_free(d->smtp.conn.tls);
+		d->smtp.conn.tls = NULL;
+		return OUTCOME_PLAIN_AGAIN;
+	}
 }
 
 /*
- * No server was left, and some were passed over because DANE or MTA-STS
- * requires TLS of them and they could not give it (or, for MTA-STS, are
- * not in the policy): the message waits, and the report says which and
- * why.
+ * Every TLS failure, in one place, as the verdict says: under "may",
+ * plaintext; under tlshosts/<host>.pem, deferred now in the patch's
+ * words; under any other rule this server is not used and the next one
+ * is tried (RFC 7672 2.2, RFC 8461 5), the reason kept for the report if
+ * none is left.  code is the reply to STARTTLS for TLSF_REFUSED.
  */
-static void __attribute__((__noreturn__))
-temp_skipped(void)
+static enum outcome
+tls_failed(struct delivery *d, enum tls_failure what, int code,
+    const char *detail)
 {
-	report_puts("Z");
-	report_puts(skipped);
-	report_puts(" (#4.7.5)\n");
-	report_tls_exit('Z');
+	char	 why[900], who[600];
+	size_t	 n = strlen(d->tls.skipped);
+
+	if (d->verdict.tls == VERDICT_MAY)
+		return fell_back(d, what, code, detail);
+	if (d->verdict.tls == VERDICT_PEM)
+		pem_failed(d, what, detail);
+	who_requires(d, who, sizeof(who));
+	switch (what) {
+	case TLSF_NOT_ALLOWED:
+		why_not_allowed(d, why, sizeof(why));
+		break;
+	case TLSF_NOT_OFFERED:
+		snprintf(why, sizeof(why), "STARTTLS not offered by %s", who);
+		break;
+	case TLSF_REFUSED:
+		snprintf(why, sizeof(why), "STARTTLS rejected by %s", who);
+		break;
+	case TLSF_HANDSHAKE:
+		snprintf(why, sizeof(why), "TLS connect failed: %s", detail);
+		break;
+	case TLSF_CERTIFICATE:
+		snprintf(why, sizeof(why), "%s", detail);
+		break;
+	}
+	if (what != TLSF_NOT_ALLOWED && what != TLSF_HANDSHAKE)
+		smtpc_puts(&d->smtp, "QUIT\r\n");
+	if (n < sizeof(d->tls.skipped))
+		snprintf(d->tls.skipped + n, sizeof(d->tls.skipped) - n,
+		    "%s%s; %s %s.", n > 0 ? " " : "", why, what ==
+		    TLSF_NOT_ALLOWED || what == TLSF_NOT_OFFERED || what ==
+		    TLSF_REFUSED ? "connecting to" : "connected to",
+		    d->partner);
+	return OUTCOME_NEXT_SERVER;
 }
 
 /* ----------------------------------------------------------- the dialogue */
 
+/* The server's reply code; a dead connection ends the delivery. */
 static int
-code(void)
+reply_code(struct delivery *d)
 {
 	int	 c;
 
-	if ((c = smtpc_reply(&smtp)) == -1)
-		dropped();
+	if ((c = smtpc_reply(&d->smtp)) == -1)
+		dropped(d);
 	return c;
 }
 
@@ -246,10 +436,10 @@ code(void)
  * already defer with the reply.
  */
 static void
-closing(int c)
+end_if_closing(struct delivery *d, int c)
 {
 	if (c == 421)
-		quit("ZConnected to ", " but it closed the session");
+		quit(d, "ZConnected to ", " but it closed the session");
 }
 
 /*
@@ -259,29 +449,23 @@ closing(int c)
  * about our connection.  The message waits for a better one.
  */
 static int
-permanent(int c)
+permanent(const struct delivery *d, int c)
 {
 	if (c < 500)
 		return 0;
-	if (tls.fellback && (c == 530 || (smtp.textlen >= 8 &&
-	    strncmp(smtp.text + 4, "5.7.", 4) == 0)))
+	if (d->tls.fellback && (c == 530 || (d->smtp.textlen >= 8 &&
+	    strncmp(d->smtp.text + 4, "5.7.", 4) == 0)))
 		return 0;
 	return 1;
 }
 
 static void
-put(const char *s)
+command(struct delivery *d, const char *verb, const char *arg,
+    const char *end)
 {
-	if (smtpc_puts(&smtp, s) == -1)
-		dropped();
-}
-
-static void
-command(const char *verb, const char *arg, const char *end)
-{
-	if (smtpc_puts(&smtp, verb) == -1 || smtpc_puts(&smtp, arg) == -1 ||
-	    smtpc_puts(&smtp, end) == -1)
-		dropped();
+	if (smtpc_puts(&d->smtp, verb) == -1 ||
+	    smtpc_puts(&d->smtp, arg) == -1 || smtpc_puts(&d->smtp, end) == -1)
+		dropped(d);
 }
 
 /*
@@ -290,9 +474,9 @@ command(const char *verb, const char *arg, const char *end)
  * takes a truncated message.
  */
 static void
-send_message(void)
+send_message(struct delivery *d)
 {
-	switch (blast_send(0, &smtp)) {
+	switch (blast_send(0, &d->smtp)) {
 	case BLAST_OK:
 		break;
 	case BLAST_READ_FAILED:
@@ -300,308 +484,237 @@ send_message(void)
 	case BLAST_PARTIAL_LINE:
 		perm_partialline();
 	case BLAST_DIED:
-		dropped();
+		dropped(d);
 	}
-	critical = 1;
-	put(".\r\n");
+	d->critical = 1;
+	command(d, ".", "", "\r\n");
 }
 
-enum { DONE, RETRY_PLAIN, SKIP_SERVER };
-
-/* How the session went on after starttls() */
-enum secured {
-	PLAINTEXT,		/* no TLS (see *retry) */
-	ENCRYPTED,		/* TLS by chance: the certificate not judged */
-	ENFORCED,		/* TLS the policy requires, judged by it */
-	SKIPPED			/* DANE: TLS could not be had from this server */
-};
-
-/*
- * TLS failed where the policy requires it.  With tlshosts/<host>.pem the
- * message is deferred, in the qmail-tls patch's words (tls_quit).  With
- * DANE this server is not used and the next one is tried (RFC 7672
- * 2.2); why is kept, for the report if no server is left.
- */
-static enum secured
-tls_required_failed(const char *s1, const char *s2, int how)
-{
-	size_t	 n = strlen(skipped);
-
-	if (pol.level == POLICY_VERIFY)
-		tls_quit(s1, s2, how);
-	if (!(how & FAIL_NOQUIT))
-		smtpc_puts(&smtp, "QUIT\r\n");
-	if (n < sizeof(skipped))
-		snprintf(skipped + n, sizeof(skipped) - n, "%s%s%s%s; %s %s.",
-		    n > 0 ? " " : "", s1, s2 != NULL ? ": " : "",
-		    s2 != NULL ? s2 : "", how & FAIL_CONNECTING ?
-		    "connecting to" : "connected to", partner);
-	return SKIPPED;
-}
-
-/*
- * Why TLS is required, for a message about its failure: under a
- * tlshosts/<host>.pem the qmail-tls patch's words (pemfmt, with the
- * file), else what failed (e.g. "STARTTLS not offered by") and who
- * requires TLS.
- */
+/* The CAs a VERDICT_CAFILE certificate must chain to. */
 static const char *
-required(char *buf, size_t len, const char *pemfmt, const char *what,
-    const char *host)
+rule_cafile(const struct delivery *d)
 {
-	if (pol.level == POLICY_VERIFY)
-		snprintf(buf, len, pemfmt, pol.file);
-	else if (pol.level == POLICY_STS)
-		snprintf(buf, len, "%s %s, which the MTA-STS policy of %s "
-		    "requires TLS of", what, host, domain);
-	else
-		snprintf(buf, len, "%s %s, which publishes TLSA records", what,
-		    host);
-	return buf;
-}
-
-/* The CAs that MTA-STS trusts: control/mtastscafile, or libtls's. */
-static const char *
-sts_cafile(void)
-{
-	return ctl.stsca[0] != '\0' ? ctl.stsca : tls_default_ca_cert_file();
-}
-
-/* MTA-STS testing mode: what enforce mode would have refused. */
-static void
-sts_would_fail(const char *why)
-{
-	if (pol.sts_testing && tls.sts[0] == '\0')
-		snprintf(tls.sts, sizeof(tls.sts), "MTA-STS testing: enforce "
-		    "would have refused this: %.900s.", why);
-}
-
-/* STARTTLS failed or was refused: go on in plaintext, and say why. */
-static void
-fell_back(const char *what, const char *after_k, const char *after_z)
-{
-	snprintf(tls.line, sizeof(tls.line), "%s%s", what, after_k);
-	snprintf(tls.problem, sizeof(tls.problem), "%s%s", what, after_z);
-	tls.fellback = 1;
-}
-
-/* The handshake failed under the "may" policy: once more, in plaintext. */
-static void
-handshake_failed(const char *why)
-{
-	char	 what[512];
-
-	snprintf(what, sizeof(what), "TLS handshake failed (%s)", why);
-	fell_back(what, "; delivered without TLS.", "; tried again without "
-	    "TLS.");
-	tls_free(smtp.conn.tls);
-	smtp.conn.tls = NULL;
+	if (d->verdict.by == BY_LOCAL && d->local.cafile[0] != '\0')
+		return d->local.cafile;
+	if (d->verdict.by == BY_STS && d->ctl.stsca[0] != '\0')
+		return d->ctl.stsca;
+	return tls_default_ca_cert_file();
 }
 
 /*
- * After the handshake: the server's certificate judged as the policy
+ * After the handshake: the server's certificate judged as the verdict
  * says, and the line that says how the message leaves.
  */
-static enum secured
-judge(struct tls *ctx, const char *host)
+static enum outcome
+judge(struct delivery *d, struct tls *ctx)
 {
 	const struct tlsa	*m;
 	const uint8_t		*chain;
-	size_t			 chainlen;
-	char			 msg[2 * PATH_MAX + 512], why[PATH_MAX + 64];
+	const char		*host = d->server->host;
+	char			 msg[2 * PATH_MAX + 512], why[PATH_MAX + 300];
+	size_t			 len;
 
-	chain = tls_peer_cert_chain_pem(ctx, &chainlen);
-	if ((pol.level == POLICY_STS || pol.sts_testing) &&
-	    certid_server(chain, chainlen, sts_cafile(), host, why,
-	    sizeof(why)) == -1) {
-		if (pol.level == POLICY_STS) {
-			snprintf(msg, sizeof(msg), "MTA-STS policy of %s: %s",
-			    domain, why);
-			return tls_required_failed(msg, NULL, 0);
+	chain = tls_peer_cert_chain_pem(ctx, &len);
+	if (d->verdict.testing && certid_server(chain, len, rule_cafile(d),
+	    host, CERTID_NAME_SAN, why, sizeof(why)) == -1)
+		sts_would_refuse(d, why);
+	switch (d->verdict.tls) {
+	case VERDICT_CAFILE:
+		if (certid_server(chain, len, rule_cafile(d), host,
+		    CERTID_NAME_SAN, why, sizeof(why)) == -1) {
+			if (d->verdict.by == BY_STS)
+				snprintf(msg, sizeof(msg), "MTA-STS policy of "
+				    "%s: %s", d->policy_domain, why);
+			else
+				snprintf(msg, sizeof(msg), "control/"
+				    "tlsdestinations line %d: %s",
+				    d->local.line, why);
+			return tls_failed(d, TLSF_CERTIFICATE, 0, msg);
 		}
-		sts_would_fail(why);
-	}
-	if (pol.level == POLICY_VERIFY && certid_server(chain, chainlen,
-	    pol.file, host, msg, sizeof(msg)) == -1)
-		tls_quit(msg, NULL, 0);
-	if (pol.level == POLICY_DANE && certid_dane(&pol.tlsa, chain,
-	    chainlen, host, &m, msg, sizeof(msg)) == -1)
-		return tls_required_failed(msg, NULL, 0);
-	if (pol.level == POLICY_DANE)
+		if (d->verdict.by == BY_STS)
+			snprintf(msg, sizeof(msg), "MTA-STS enforce, "
+			    "certificate verified");
+		else
+			snprintf(msg, sizeof(msg), "certificate verified, as "
+			    "control/tlsdestinations line %d requires",
+			    d->local.line);
+		break;
+	case VERDICT_PEM:
+		if (certid_server(chain, len, d->facts.pem, host,
+		    CERTID_NAME_SAN_OR_CN, why, sizeof(why)) == -1)
+			return tls_failed(d, TLSF_CERTIFICATE, 0, why);
+		snprintf(msg, sizeof(msg), "server certificate verified");
+		break;
+	case VERDICT_DANE:
+		if (certid_dane(&d->facts.tlsa, chain, len, host, &m, why,
+		    sizeof(why)) == -1)
+			return tls_failed(d, TLSF_CERTIFICATE, 0, why);
 		snprintf(msg, sizeof(msg), "DANE verified: TLSA %u %u %u of "
 		    "%s matched", m->usage, m->selector, m->mtype, host);
-	else if (pol.level == POLICY_DANE_ENCRYPT)
-		snprintf(msg, sizeof(msg), "server certificate not verified: "
-		    "no usable TLSA record of %s", host);
-	else if (pol.level == POLICY_STS)
-		snprintf(msg, sizeof(msg), "MTA-STS enforce, certificate "
-		    "verified");
-	else
-		snprintf(msg, sizeof(msg), "server certificate %s",
-		    pol.level == POLICY_VERIFY ? "verified" : "not verified");
-	snprintf(tls.line, sizeof(tls.line), "TLS %s with %s, %.1024s.",
+		break;
+	case VERDICT_ENCRYPT:
+		if (d->verdict.by == BY_TLSA)
+			snprintf(msg, sizeof(msg), "server certificate not "
+			    "verified: no usable TLSA record of %s", host);
+		else
+			snprintf(msg, sizeof(msg), "server certificate not "
+			    "verified, as control/tlsdestinations line %d "
+			    "allows", d->local.line);
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "server certificate not verified");
+		break;
+	}
+	snprintf(d->tls.line, sizeof(d->tls.line), "TLS %s with %s, %.1024s.",
 	    tls_conn_version(ctx), tls_conn_cipher(ctx), msg);
-	return pol.level == POLICY_MAY ? ENCRYPTED : ENFORCED;
+	return OUTCOME_GO_ON;
 }
 
 /*
- * STARTTLS, as the policy for this MX host says (policy_lookup, done
- * before connecting).  Sets *retry when a handshake failed under the
- * "may" policy, so the caller connects once more and delivers without
- * TLS.
+ * STARTTLS and the handshake, as the verdict asks (esmtp: the server
+ * answered EHLO), then the certificate judged.
  */
-static enum secured
-starttls(const struct dns_addr *d, int esmtp, int *retry)
+static enum outcome
+starttls(struct delivery *d, int esmtp)
 {
 	char			 err[512], msg[PATH_MAX + 64];
 	struct tls		*ctx;
 	struct tls_config	*cfg;
 	FILE			*f;
-	int			 r, strict = policy_tls_required(pol.level);
+	int			 r;
 
-	if (pol.level == POLICY_NONE) {
-		snprintf(tls.line, sizeof(tls.line), "No TLS: not tried, as "
-		    "%s says.", pol.file);
-		return PLAINTEXT;
-	}
-	if (!esmtp || !smtpc_keyword(&smtp, "STARTTLS")) {
-		if (strict)
-			return tls_required_failed(required(msg, sizeof(msg),
-			    "No TLS achieved while %s exists",
-			    "STARTTLS not offered by", d->host), NULL,
-			    FAIL_CONNECTING);
-		sts_would_fail("STARTTLS not offered");
-		snprintf(tls.line, sizeof(tls.line), "No TLS: the server did "
-		    "not offer STARTTLS.");
-		return PLAINTEXT;
-	}
-	if (pol.level == POLICY_VERIFY) {
-		if ((f = fopen(pol.file, "r")) == NULL) {
-			snprintf(msg, sizeof(msg), "TLS unable to load %s",
-			    pol.file);
-			tls_quit(msg, strerror(errno), FAIL_CONNECTING);
+	if (!esmtp || !smtpc_keyword(&d->smtp, "STARTTLS"))
+		return tls_failed(d, TLSF_NOT_OFFERED, 0, NULL);
+	if (d->verdict.tls == VERDICT_PEM) {
+		if ((f = fopen(d->facts.pem, "r")) == NULL) {
+			snprintf(msg, sizeof(msg), "TLS unable to load %s: %s",
+			    d->facts.pem, strerror(errno));
+			tls_defer(d, msg, DEFER_CONNECTING);
 		}
 		fclose(f);
 	}
 	/* a local file we cannot use costs a client certificate, never TLS */
-	if ((ctx = tlsconf_client(CONTROL, &cfg, err, sizeof(err), tls.note,
-	    sizeof(tls.note))) == NULL)
-		tls_quit("TLS error initializing ctx", err, FAIL_CONNECTING);
-	put("STARTTLS\r\n");
-	closing(r = code());
+	if ((ctx = tlsconf_client(CONTROL, &cfg, err, sizeof(err),
+	    d->tls.note, sizeof(d->tls.note))) == NULL) {
+		snprintf(msg, sizeof(msg), "TLS error initializing ctx: %s",
+		    err);
+		tls_defer(d, msg, DEFER_CONNECTING);
+	}
+	command(d, "STARTTLS", "", "\r\n");
+	end_if_closing(d, r = reply_code(d));
 	if (r != 220) {
 		tlsconf_client_done(cfg);
 		tls_free(ctx);
-		if (strict)
-			return tls_required_failed(required(msg, sizeof(msg),
-			    "STARTTLS rejected while %s exists",
-			    "STARTTLS rejected by", d->host), NULL,
-			    FAIL_CONNECTING | FAIL_REPLY);
-		sts_would_fail("STARTTLS refused");
-		snprintf(msg, sizeof(msg), "No TLS: STARTTLS was refused with "
-		    "%d.", r);
-		fell_back(msg, "", "");
-		return PLAINTEXT;
+		return tls_failed(d, TLSF_REFUSED, r, NULL);
 	}
 	/* replies sent after the 220 and before TLS are injection */
-	smtpc_discard(&smtp);
-	r = conn_connect(&smtp.conn, ctx, d->host[0] == '[' ? NULL : d->host,
-	    io_now() + ctl.timeout * 1000);
+	smtpc_discard(&d->smtp);
+	r = conn_connect(&d->smtp.conn, ctx, d->server->host[0] == '[' ?
+	    NULL : d->server->host, io_now() + d->ctl.timeout * 1000);
 	tlsconf_client_done(cfg);	/* the key is in OpenSSL's hands now */
-	if (r != 0) {
-		snprintf(err, sizeof(err), "%s", r == CONN_TIMEOUT ? "timed out" :
-		    conn_error(&smtp.conn));
-		if (strict)
-			return tls_required_failed("TLS connect failed", err,
-			    FAIL_NOQUIT);
-		sts_would_fail("TLS handshake failed");
-		handshake_failed(err);
-		*retry = 1;
-		return PLAINTEXT;
-	}
-	return judge(ctx, d->host);
+	if (r != 0)
+		return tls_failed(d, TLSF_HANDSHAKE, 0, r == CONN_TIMEOUT ?
+		    "timed out" : conn_error(&d->smtp.conn));
+	return judge(d, ctx);
 }
 
 /*
  * EHLO again inside TLS.  With TLS 1.3 a server that refuses our client
  * certificate says so only now, after the handshake: a connection that
  * dies here is a failed handshake, not a dropped session.  A server that
- * answers with a reply says why, and is taken at its word (code()).
+ * answers with a reply says why, and is taken at its word.
  */
-static int
-ehlo_tls(int strict)
+static enum outcome
+ehlo_tls(struct delivery *d)
 {
-	const char	*e;
-	int		 c;
+	int	 c;
 
-	if (smtpc_puts(&smtp, "EHLO ") == -1 ||
-	    smtpc_puts(&smtp, ctl.helohost) == -1 ||
-	    smtpc_puts(&smtp, "\r\n") == -1 || (c = smtpc_reply(&smtp)) == -1) {
-		e = conn_error(&smtp.conn);
-		if (strict) {
-			tls_required_failed("TLS connect failed", e, FAIL_NOQUIT);
-			return SKIP_SERVER;
-		}
-		handshake_failed(e);
-		return RETRY_PLAIN;
-	}
-	closing(c);
+	if (smtpc_puts(&d->smtp, "EHLO ") == -1 ||
+	    smtpc_puts(&d->smtp, d->ctl.helohost) == -1 ||
+	    smtpc_puts(&d->smtp, "\r\n") == -1 ||
+	    (c = smtpc_reply(&d->smtp)) == -1)
+		return tls_failed(d, TLSF_HANDSHAKE, 0,
+		    conn_error(&d->smtp.conn));
+	end_if_closing(d, c);
 	if (c != 250) {
-		command("HELO ", ctl.helohost, "\r\n");
-		if (code() != 250)
-			quit("ZConnected to ", " but my name was rejected");
+		command(d, "HELO ", d->ctl.helohost, "\r\n");
+		if (reply_code(d) != 250)
+			quit(d, "ZConnected to ", " but my name was rejected");
 	}
-	return DONE;
+	return OUTCOME_GO_ON;
 }
 
-static int
-session(const struct dns_addr *d, int fd, int usetls)
+/* The K line when the verdict says no STARTTLS: which file said so. */
+static void
+no_tls_line(struct delivery *d)
 {
-	int	 c, esmtp, secure, next, retry = 0, any = 0;
-	char	**r;
+	char	 file[PATH_MAX];
 
-	smtpc_init(&smtp, fd, (int)ctl.timeout * 1000);
-	if ((c = smtpc_reply(&smtp)) == -1)
-		dropped();
+	if (d->verdict.by == BY_LOCAL)
+		snprintf(file, sizeof(file), "control/tlsdestinations line %d",
+		    d->local.line);
+	else if (d->verdict.by == BY_NOTLSHOSTS)
+		snprintf(file, sizeof(file), "%s", d->facts.notls);
+	else
+		snprintf(file, sizeof(file), "%s", CONTROL
+		    "/tlshosts/exhaustivelist");
+	snprintf(d->tls.line, sizeof(d->tls.line), "No TLS: not tried, as %s "
+	    "says.", file);
+}
+
+/* Greeting, EHLO (or HELO), and TLS as the verdict asks. */
+static enum outcome
+open_session(struct delivery *d, int fd, int usetls)
+{
+	enum outcome	 o;
+	int		 c, esmtp;
+
+	smtpc_init(&d->smtp, fd, (int)d->ctl.timeout * 1000);
+	if ((c = smtpc_reply(&d->smtp)) == -1)
+		dropped(d);
 	if (c != 220)
-		quit("ZConnected to ", " but greeting failed");
-	command("EHLO ", ctl.helohost, "\r\n");
-	closing(c = code());
-	esmtp = c == 250;
-	if (!esmtp) {
-		command("HELO ", ctl.helohost, "\r\n");
-		if (code() != 250)
-			quit("ZConnected to ", " but my name was rejected");
+		quit(d, "ZConnected to ", " but greeting failed");
+	command(d, "EHLO ", d->ctl.helohost, "\r\n");
+	end_if_closing(d, c = reply_code(d));
+	if (!(esmtp = c == 250)) {
+		command(d, "HELO ", d->ctl.helohost, "\r\n");
+		if (reply_code(d) != 250)
+			quit(d, "ZConnected to ", " but my name was rejected");
 	}
-	if (usetls && (secure = starttls(d, esmtp, &retry)) == SKIPPED)
-		return SKIP_SERVER;
-	if (usetls && secure != PLAINTEXT &&
-	    (next = ehlo_tls(secure == ENFORCED)) != DONE)
-		return next;
-	if (retry)
-		return RETRY_PLAIN;
-	/*
-	 * Connected for good and TLS settled: from here on only the message
-	 * moves (fd 0 to the server, the report to fd 1).  There is no fd 2
-	 * to complain on; without the filter we deliver all the same.
-	 */
-	(void)sandbox_relay(NULL, 0);
+	if (!usetls)
+		return OUTCOME_GO_ON;
+	if (d->verdict.tls == VERDICT_PLAIN) {
+		no_tls_line(d);
+		return OUTCOME_GO_ON;
+	}
+	if ((o = starttls(d, esmtp)) != OUTCOME_GO_ON ||
+	    d->smtp.conn.tls == NULL)
+		return o;
+	return ehlo_tls(d);
+}
 
-	command("MAIL FROM:<", sender, ">\r\n");
-	c = code();
-	if (permanent(c))
-		quit("DConnected to ", " but sender was rejected");
+/* MAIL, RCPT, DATA and the message: the delivery ends here, reported. */
+static void __attribute__((__noreturn__))
+transfer(struct delivery *d)
+{
+	char	**r;
+	int	 c, any = 0;
+
+	command(d, "MAIL FROM:<", d->sender, ">\r\n");
+	c = reply_code(d);
+	if (permanent(d, c))
+		quit(d, "DConnected to ", " but sender was rejected");
 	if (c >= 400)
-		quit("ZConnected to ", " but sender was rejected");
-	for (r = recips; *r != NULL; r++) {
-		command("RCPT TO:<", *r, ">\r\n");
-		closing(c = code());
+		quit(d, "ZConnected to ", " but sender was rejected");
+	for (r = d->recips; *r != NULL; r++) {
+		command(d, "RCPT TO:<", *r, ">\r\n");
+		end_if_closing(d, c = reply_code(d));
 		if (c >= 400) {
-			report_puts(permanent(c) ? "h" : "s");
-			report_puts(partner);
+			report_puts(permanent(d, c) ? "h" : "s");
+			report_puts(d->partner);
 			report_puts(" does not like recipient.\n");
-			report_text(smtp.text, smtp.textlen);
-			smtp.textlen = 0;	/* told once, as qmail-remote */
+			report_text(d->smtp.text, d->smtp.textlen);
+			d->smtp.textlen = 0;	/* told once, as qmail-remote */
 			report_end();
 		} else {
 			report_puts("r");
@@ -610,283 +723,229 @@ session(const struct dns_addr *d, int fd, int usetls)
 		}
 	}
 	if (!any)
-		quit("DGiving up on ", "");
-	put("DATA\r\n");
-	c = code();
-	if (permanent(c))
-		quit("D", " failed on DATA command");
+		quit(d, "DGiving up on ", "");
+	command(d, "DATA", "", "\r\n");
+	c = reply_code(d);
+	if (permanent(d, c))
+		quit(d, "D", " failed on DATA command");
 	if (c >= 400)
-		quit("Z", " failed on DATA command");
-	send_message();
-	c = code();
-	critical = 0;
-	if (permanent(c))
-		quit("D", " failed after I sent the message");
+		quit(d, "Z", " failed on DATA command");
+	send_message(d);
+	c = reply_code(d);
+	d->critical = 0;
+	if (permanent(d, c))
+		quit(d, "D", " failed after I sent the message");
 	if (c >= 400)
-		quit("Z", " failed after I sent the message");
-	quit("K", " accepted message");
+		quit(d, "Z", " failed after I sent the message");
+	quit(d, "K", " accepted message");
 }
 
 /* ------------------------------------------------------------- set-up */
 
+static void
+read_controls(struct control *ctl)
+{
+	char	 me[256];
+	int	 r;
+
+	ctl->timeout = 1200;
+	ctl->timeoutconnect = 60;
+	if ((r = control_readline(CONTROL, "me", me, sizeof(me))) == -1)
+		temp_control();
+	if (r == 0)
+		me[0] = '\0';
+	r = control_readline(CONTROL, "helohost", ctl->helohost,
+	    sizeof(ctl->helohost));
+	if (r == -1 || (r == 0 && me[0] == '\0'))
+		temp_control();
+	if (r == 0)
+		strcpy(ctl->helohost, me);
+	if (control_readint(CONTROL, "timeoutremote", &ctl->timeout) == -1 ||
+	    control_readint(CONTROL, "timeoutconnect",
+	    &ctl->timeoutconnect) == -1 ||
+	    control_readfile(CONTROL, "smtproutes", &ctl->routes,
+	    &ctl->routeslen) == -1 ||
+	    control_readfile(CONTROL, "tlsdestinations", &ctl->tlsdest,
+	    &ctl->tlsdestlen) == -1)
+		temp_control();
+	ctl->dane = access(CONTROL "/nodane", F_OK) != 0;
+	ctl->mtasts = access(CONTROL "/nomtasts", F_OK) != 0;
+	if ((r = control_readline(CONTROL, "mtastsdir", ctl->stsdir,
+	    sizeof(ctl->stsdir))) == -1 || (control_readline(CONTROL,
+	    "mtastscafile", ctl->stsca, sizeof(ctl->stsca))) == -1)
+		temp_control();
+	if (r == 0)
+		snprintf(ctl->stsdir, sizeof(ctl->stsdir), "%s", STS_CACHE_DIR);
+	if (ctl->timeout < 1)
+		ctl->timeout = 1;
+	if (ctl->timeoutconnect < 1)
+		ctl->timeoutconnect = 1;
+}
+
+/*
+ * The servers to try, best first: the smtproutes relay, else the MX
+ * hosts of the domain, as qmail-remote finds them; and the preference
+ * at which our own addresses start (servers at or behind it are not
+ * tried).
+ */
+static void
+find_servers(struct delivery *d)
+{
+	struct dns_list	*list = &d->servers;
+	size_t		 i;
+	int		 r;
+
+	d->port = 25;
+	if (!route_find(d->ctl.routes, d->ctl.routeslen, d->domain, d->relay,
+	    sizeof(d->relay), &d->port))
+		d->relay[0] = '\0';
+	if (dns_init(d->ctl.dane) == -1)
+		temp_dns();
+	r = d->relay[0] != '\0' ? dns_ip(d->relay, list, 0, 1) :
+	    dns_mx(d->domain, list, (unsigned long)time(NULL) +
+	    ((unsigned long)getpid() << 16));
+	if (r == DNS_SOFT)
+		temp_dns();
+	if (r == DNS_HARD)
+		perm_dns(d->relay[0] != '\0' ? d->relay : d->domain);
+	if (r == DNS_NULLMX || list->n == 0)
+		perm_nomx();
+	d->prefme = 100000;
+	for (i = 0; i < list->n; i++) {
+		if ((r = ipme_is((struct sockaddr *)&list->a[i].sa)) == -1)
+			temp_oserr();
+		if (r && list->a[i].pref < d->prefme)
+			d->prefme = list->a[i].pref;
+	}
+	if (d->relay[0] != '\0')
+		d->prefme = 300000;
+	for (i = 0; i < list->n; i++)
+		if (list->a[i].pref < d->prefme)
+			return;
+	perm_ambigmx();
+}
+
+/*
+ * The destination's rule.  The policy domain is the recipients' domain,
+ * or the smtproutes relay (RFC 8461 3.4: a smart host's domain is the
+ * policy domain).  Its tlsdestinations line wins over its MTA-STS
+ * policy: the administrator's word for a destination.
+ */
+static void
+find_rule(struct delivery *d)
+{
+	d->policy_domain = d->relay[0] != '\0' ? d->relay : d->domain;
+	d->rule.domain = d->policy_domain;
+	d->rule.kind = RULE_NONE;
+	if (tlsdest_find(d->ctl.tlsdest, d->ctl.tlsdestlen, d->policy_domain,
+	    &d->local)) {
+		if (d->local.error[0] != '\0')
+			temp_tlsdest(&d->local);
+		d->rule.kind = RULE_LOCAL;
+		d->rule.local = &d->local;
+		return;
+	}
+	if (!d->ctl.mtasts || d->policy_domain[0] == '[' ||
+	    !sts_policy_for(d->policy_domain, d->ctl.stsdir,
+	    d->ctl.stsca[0] != '\0' ? d->ctl.stsca : NULL, &d->sts,
+	    d->tls.sts, sizeof(d->tls.sts)))
+		return;
+	d->rule.kind = d->sts.mode == STS_MODE_ENFORCE ? RULE_STS_ENFORCE :
+	    RULE_STS_TESTING;
+	d->rule.sts = &d->sts;
+}
+
 static int
-connect_to(const struct dns_addr *d, int port, int *timedout)
+connect_to(struct delivery *d, int *timedout)
 {
 	int	 fd;
 
-	fd = dns_connect(d, port, io_now() + ctl.timeoutconnect * 1000,
-	    timedout);
+	fd = dns_connect(d->server, d->port, io_now() +
+	    d->ctl.timeoutconnect * 1000, timedout);
 	if (fd == DNS_NOSOCKET && errno != EAFNOSUPPORT)
 		temp_oserr();
 	return fd < 0 ? -1 : fd;
 }
 
-
-
-static void
-getcontrols(void)
-{
-	char	 me[256];
-	int	 r;
-
-	if ((r = control_readline(CONTROL, "me", me, sizeof(me))) == -1)
-		temp_control();
-	if (r == 0)
-		me[0] = '\0';
-	r = control_readline(CONTROL, "helohost", ctl.helohost,
-	    sizeof(ctl.helohost));
-	if (r == -1 || (r == 0 && me[0] == '\0'))
-		temp_control();
-	if (r == 0)
-		strcpy(ctl.helohost, me);
-	if (control_readint(CONTROL, "timeoutremote", &ctl.timeout) == -1 ||
-	    control_readint(CONTROL, "timeoutconnect",
-	    &ctl.timeoutconnect) == -1 ||
-	    control_readfile(CONTROL, "smtproutes", &ctl.routes,
-	    &ctl.routeslen) == -1)
-		temp_control();
-	ctl.dane = access(CONTROL "/nodane", F_OK) != 0;
-	ctl.mtasts = access(CONTROL "/nomtasts", F_OK) != 0;
-	if ((r = control_readline(CONTROL, "mtastsdir", ctl.stsdir,
-	    sizeof(ctl.stsdir))) == -1 || (control_readline(CONTROL,
-	    "mtastscafile", ctl.stsca, sizeof(ctl.stsca))) == -1)
-		temp_control();
-	if (r == 0)
-		snprintf(ctl.stsdir, sizeof(ctl.stsdir), "queue/mta-sts");
-	if (ctl.timeout < 1)
-		ctl.timeout = 1;
-	if (ctl.timeoutconnect < 1)
-		ctl.timeoutconnect = 1;
-}
-
 /*
- * Is DANE on, and can it ever apply: does the resolver a delivery would
- * ask have its DNSSEC answers trusted?
+ * One server: its verdict (before connecting, for DANE's lookups and so
+ * that a refused server never sees us), then the session; returns only
+ * if the next server is to be tried.
  */
 static void
-check_dane(struct confcheck *c, const char *dir)
+try_server(struct delivery *d, const struct dns_addr *a)
 {
-	char	 path[PATH_MAX], resolver[64];
+	char		 why[2 * DNS_MAXHOST + 128];
+	enum outcome	 o;
+	int		 fd, timedout;
 
-	if (control_path(path, sizeof(path), dir, "nodane") == 0 &&
-	    access(path, F_OK) == 0)
-		confcheck_say(c, "nodane", CHECK_OK, "DANE is off");
-	else if (dns_init(1) == -1)
-		confcheck_say(c, "nodane", CHECK_ERROR, "absent, so DANE is "
-		    "on, but the resolver cannot be set up: see $DNSCACHEIP "
-		    "and /etc/resolv.conf");
-	else if (dns_trusted(resolver, sizeof(resolver)))
-		confcheck_say(c, "nodane", CHECK_OK, "absent, so DANE is on: "
-		    "the resolver %s is trusted to validate", resolver);
-	else
-		confcheck_say(c, "nodane", CHECK_WARNING, "absent, but DANE "
-		    "never applies: the resolver %s is not on this host, and "
-		    "/etc/resolv.conf does not trust it (options trust-ad)",
-		    resolver);
-}
-
-/*
- * Is MTA-STS on, can its policies be cached (a directory this user can
- * write), and which CAs vouch for policy hosts and MX hosts?
- */
-static void
-check_sts(struct confcheck *c, const char *home, const char *dir)
-{
-	char	 path[PATH_MAX], line[PATH_MAX], cache[2 * PATH_MAX];
-	int	 r;
-
-	if (control_path(path, sizeof(path), dir, "nomtasts") == 0 &&
-	    access(path, F_OK) == 0) {
-		confcheck_say(c, "nomtasts", CHECK_OK, "MTA-STS is off");
+	d->server = a;
+	dns_fmt(a, d->partner, sizeof(d->partner));
+	policy_facts(CONTROL, a, d->port, d->ctl.dane, &d->facts);
+	policy_decide(&d->rule, a->host, &d->facts.f, &d->verdict);
+	if (d->verdict.tls == VERDICT_SKIP) {
+		tls_failed(d, TLSF_NOT_ALLOWED, 0, NULL);
 		return;
 	}
-	if ((r = control_readline(dir, "mtastsdir", line, sizeof(line))) == -1)
-		confcheck_say(c, "mtastsdir", CHECK_UNCHECKED, "unable to read: "
-		    "%s", strerror(errno));
-	snprintf(cache, sizeof(cache), "%s/%s", r > 0 && line[0] == '/' ? "" :
-	    home, r > 0 ? line : "queue/mta-sts");
-	if (access(cache, F_OK) == -1)
-		confcheck_say(c, "mtastsdir", CHECK_WARNING, "no %s: MTA-STS "
-		    "policies are fetched for every delivery; make it, "
-		    "writable by qmailr", cache);
-	else if (access(cache, W_OK | X_OK) == -1)
-		confcheck_say(c, "mtastsdir", CHECK_WARNING, "%s is not "
-		    "writable by this user: %s", cache, strerror(errno));
-	else
-		confcheck_say(c, "mtastsdir", CHECK_OK, "MTA-STS policies are "
-		    "cached in %s", cache);
-	if ((r = control_readline(dir, "mtastscafile", line,
-	    sizeof(line))) == -1)
-		confcheck_say(c, "mtastscafile", CHECK_UNCHECKED, "unable to "
-		    "read: %s", strerror(errno));
-	else
-		confcheck_cafile(c, "mtastscafile", r > 0 ? line :
-		    tls_default_ca_cert_file());
-}
-
-/*
- * starttls-remote -C: its control files checked as a delivery reads them
- * (confcheck.h), one line each on stdout; run by hand, never by qmail.
- */
-static int
-check(const char *home)
-{
-	struct confcheck	 c;
-	char			 dir[PATH_MAX];
-
-	snprintf(dir, sizeof(dir), "%s/%s", home, CONTROL);
-	confcheck_init(&c, dir);
-	confcheck_keypair(&c, "clientcert.pem", NULL, CHECK_OPTIONAL);
-	confcheck_ciphers(&c, "tlsclientciphers", NULL);
-	confcheck_tlshosts(&c);
-	check_dane(&c, dir);
-	check_sts(&c, home, dir);
-	return confcheck_status(&c);
-}
-
-/*
- * The servers to try, in list, best first: the MX hosts of domain (or
- * the smtproutes relay), as qmail-remote finds them; and the domain's
- * MTA-STS policy.  Returns the
- * preference at which our own addresses start: servers at or behind it
- * are not tried.
- */
-static unsigned int
-servers(struct dns_list *list, int *port)
-{
-	const char	*relay;
-	char		 routebuf[256];
-	unsigned int	 prefme = 100000;
-	size_t		 i;
-	int		 r;
-
-	relay = route_find(ctl.routes, ctl.routeslen, domain, routebuf,
-	    sizeof(routebuf), port) ? routebuf : NULL;
-	if (dns_init(ctl.dane) == -1)
-		temp_dns();
-	r = relay != NULL ? dns_ip(relay, list, 0, 1) :
-	    dns_mx(domain, list, (unsigned long)time(NULL) +
-	    ((unsigned long)getpid() << 16));
-	if (r == DNS_SOFT)
-		temp_dns();
-	if (r == DNS_HARD)
-		perm_dns(relay != NULL ? relay : domain);
-	if (r == DNS_NULLMX || list->n == 0)
-		perm_nomx();
-	/* a route the administrator set overrides MTA-STS */
-	if (relay == NULL && ctl.mtasts)
-		have_sts = sts_policy_for(domain, ctl.stsdir, ctl.stsca[0] !=
-		    '\0' ? ctl.stsca : NULL, &sts, tls.sts, sizeof(tls.sts));
-
-	for (i = 0; i < list->n; i++) {
-		if ((r = ipme_is((struct sockaddr *)&list->a[i].sa)) == -1)
-			temp_oserr();
-		if (r && list->a[i].pref < prefme)
-			prefme = list->a[i].pref;
-	}
-	if (relay != NULL)
-		prefme = 300000;
-	for (i = 0; i < list->n; i++)
-		if (list->a[i].pref < prefme)
-			return prefme;
-	perm_ambigmx();
-}
-
-/*
- * One server: its TLS policy (looked up before connecting, for DANE),
- * then the session; returns only if the next server is to be tried.
- */
-static void
-try_server(const struct dns_addr *d, int port)
-{
-	char	 why[2 * DNS_MAXHOST + 64];
-	int	 fd, timedout;
-
-	dns_fmt(d, partner, sizeof(partner));
-	policy_lookup(CONTROL, d, port, ctl.dane, have_sts ? &sts : NULL, &pol);
-	if (pol.level == POLICY_DANE_FAILED) {
-		snprintf(why, sizeof(why), "TLSA lookup failed for %s", d->host);
-		tls_required_failed(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
-		return;
-	}
-	if (pol.level == POLICY_STS_NOMATCH || (pol.sts_testing &&
-	    !pol.sts_listed)) {
+	if (d->verdict.testing && !d->verdict.listed) {
 		snprintf(why, sizeof(why), "%s is not an MX host of the MTA-STS "
-		    "policy of %s", d->host, domain);
-		if (pol.level == POLICY_STS_NOMATCH) {
-			tls_required_failed(why, NULL, FAIL_CONNECTING | FAIL_NOQUIT);
-			return;
-		}
-		sts_would_fail(why);
+		    "policy of %s", a->host, d->policy_domain);
+		sts_would_refuse(d, why);
 	}
-	if ((fd = connect_to(d, port, &timedout)) == -1) {
-		tcpto_note((struct sockaddr *)&d->sa, timedout, time(NULL));
+	if ((fd = connect_to(d, &timedout)) == -1) {
+		tcpto_note((struct sockaddr *)&a->sa, timedout, time(NULL));
 		return;
 	}
-	tcpto_note((struct sockaddr *)&d->sa, 0, time(NULL));
-	switch (session(d, fd, 1)) {
-	case RETRY_PLAIN:
+	tcpto_note((struct sockaddr *)&a->sa, 0, time(NULL));
+	if ((o = open_session(d, fd, 1)) == OUTCOME_PLAIN_AGAIN) {
 		/* once more, without TLS, to the same server */
 		close(fd);
-		if ((fd = connect_to(d, port, &timedout)) == -1)
+		if ((fd = connect_to(d, &timedout)) == -1)
 			temp_noconn();
-		session(d, fd, 0);
-		break;
-	case SKIP_SERVER:
-		close(fd);
-		break;
+		o = open_session(d, fd, 0);
 	}
+	if (o == OUTCOME_NEXT_SERVER) {
+		close(fd);
+		return;
+	}
+	/*
+	 * Connected for good and TLS settled: from here on only the message
+	 * moves (fd 0 to the server, the report to fd 1).  There is no fd 2
+	 * to complain on; without the filter we deliver all the same.
+	 */
+	(void)sandbox_relay(NULL, 0);
+	transfer(d);
 }
 
 int
 main(int argc, char *argv[])
 {
-	static struct dns_list	 list;
+	static struct delivery	 d;
 	const char		*home;
-	unsigned int		 prefme;
 	size_t			 i;
-	int			 port = 25;
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((home = getenv("STARTTLS_QMAILHOME")) == NULL || *home == '\0')
 		home = QMAILHOME;
 	if (argc == 2 && strcmp(argv[1], "-C") == 0)
-		return check(home);
+		return check_remote(home);
 	if (argc < 4)
 		perm_usage();
 	if (chdir(home) == -1)
 		temp_chdir();
-	getcontrols();
-	sender = argv[2];
-	recips = argv + 3;
+	read_controls(&d.ctl);
+	d.domain = argv[1];
+	d.sender = argv[2];
+	d.recips = argv + 3;
 
-	domain = argv[1];
-	prefme = servers(&list, &port);
-	for (i = 0; i < list.n; i++)
-		if (list.a[i].pref < prefme &&
-		    !tcpto_skip((struct sockaddr *)&list.a[i].sa, time(NULL)))
-			try_server(&list.a[i], port);
-	if (skipped[0] != '\0')
-		temp_skipped();
+	find_servers(&d);
+	find_rule(&d);
+	for (i = 0; i < d.servers.n; i++)
+		if (d.servers.a[i].pref < d.prefme &&
+		    !tcpto_skip((struct sockaddr *)&d.servers.a[i].sa,
+		    time(NULL)))
+			try_server(&d, &d.servers.a[i]);
+	if (d.tls.skipped[0] != '\0')
+		temp_skipped(&d);
 	temp_noconn();
 }

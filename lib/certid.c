@@ -279,8 +279,10 @@ chain_verify(struct chain *c, X509_STORE *store, unsigned long flags,
 	    (param = X509_STORE_CTX_get0_param(sctx)) != NULL &&
 	    (host == NULL || X509_VERIFY_PARAM_set1_host(param, host,
 	    strlen(host)) == 1)) {
+		/* RFC 7672 3.2.3 and RFC 6125: DNS-IDs, whole labels */
 		X509_VERIFY_PARAM_set_hostflags(param,
-		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+		    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 		if (X509_verify_cert(sctx) == 1)
 			rv = CHAIN_OK;
 		else {
@@ -462,15 +464,18 @@ certid_listed(struct certid *id, struct certid_trust *t)
 }
 
 /*
- * The server half (starttls-remote with control/tlshosts/<host>.pem): the
- * chain must verify against cafile for the TLS server purpose, and host
- * must be one of its names (subjectAltName dNSNames, or the CN when there
- * are none).  Returns 0, or -1 with the reason in why, worded as the
- * qmail-tls patch words it so that logs read the same.
+ * The server half (starttls-remote): the chain must verify against
+ * cafile for the TLS server purpose, and host must be one of its names:
+ * a subjectAltName dNSName, or with CERTID_NAME_SAN_OR_CN the CN when
+ * there are none (the qmail-tls patch's rule, for tlshosts/).  A
+ * wildcard counts only as a whole left-most label, never "m*.example";
+ * an attacker can have a CA issue it almost any odd name.  Returns 0,
+ * or -1 with the reason in why, worded as the qmail-tls patch words it
+ * so that logs read the same.
  */
 int
 certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
-    const char *host, char *why, size_t whylen)
+    const char *host, enum certid_name rule, char *why, size_t whylen)
 {
 	struct chain	 c;
 	X509_STORE	*store;
@@ -505,7 +510,9 @@ certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
 		snprintf(why, whylen, "TLS error initializing ctx");
 		goto done;
 	}
-	if (X509_check_host(c.leaf, host, strlen(host), 0, NULL) == 1) {
+	if (X509_check_host(c.leaf, host, strlen(host),
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | (rule == CERTID_NAME_SAN ?
+	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT : 0), NULL) == 1) {
 		rv = 0;
 		goto done;
 	}
@@ -520,6 +527,10 @@ certid_server(const uint8_t *pem, size_t pemlen, const char *cafile,
 	if (ndns > 0)
 		snprintf(why, whylen, "TLS unable to verify server %s: "
 		    "certificate contains no matching dNSNnames", host);
+	else if (rule == CERTID_NAME_SAN)
+		snprintf(why, whylen, "TLS unable to verify server %s: "
+		    "certificate has no subjectAltName DNS names (its CN does "
+		    "not count)", host);
 	else if (X509_NAME_get_text_by_NID(X509_get_subject_name(c.leaf),
 	    NID_commonName, cn, sizeof(cn)) <= 0)
 		snprintf(why, whylen, "TLS unable to verify server %s: "

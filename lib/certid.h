@@ -47,8 +47,14 @@ void	certid_unload(struct certid_trust *);
 void	certid_check(struct certid *, const uint8_t *, size_t,
 	    struct certid_trust *);
 int	certid_listed(struct certid *, struct certid_trust *);
+/* How a server certificate must name the host (RFC 6125) */
+enum certid_name {
+	CERTID_NAME_SAN,	/* a subjectAltName DNS name (MTA-STS, DANE) */
+	CERTID_NAME_SAN_OR_CN	/* ...or the CN when it has none (qmail-tls) */
+};
+
 int	certid_server(const uint8_t *, size_t, const char *, const char *,
-	    char *, size_t);
+	    enum certid_name, char *, size_t);
 
 /* DANE (RFC 7672): the TLSA records of a mail server, as SMTP uses them */
 enum tlsa_usage { TLSA_PKIX_TA, TLSA_PKIX_EE, TLSA_DANE_TA, TLSA_DANE_EE };

@@ -126,8 +126,10 @@ conn_read(struct conn *c, void *buf, size_t len)
 		r = tls_read(c->tls, buf, len);
 		if (conn_want(c, r, &c->rwaitfd, &c->rwaitev))
 			return CONN_AGAIN;
-		if (r == -1 && conn_closed(c))
-			return 0;	/* gone without a close_notify */
+		if (r == -1 && conn_closed(c)) {
+			c->cut = 1;	/* gone without a close_notify */
+			return 0;
+		}
 		return r;
 	}
 	for (;;) {

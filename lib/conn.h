@@ -5,6 +5,9 @@
  * writes never block; CONN_AGAIN says to poll (wfd, wev) or (rfd, rev).
  * A read returns 0 once the peer has closed its end, whether or not it
  * ended TLS first: on port 25 a client that just hangs up is ordinary.
+ * Where the end of the data is the end of the stream (an HTTP body up
+ * to the close), cut says it came without the TLS close_notify, so the
+ * stream may have been cut short by someone on the path.
  */
 #ifndef CONN_H
 #define CONN_H
@@ -29,6 +32,7 @@ struct conn {
 	size_t		 coff, clen;	/* ciphertext read ahead, for libtls */
 	int		 cbs;		/* libtls does its I/O through us */
 	int		 eof;		/* the peer closed its end */
+	int		 cut;		/* ...with TLS, without a close_notify */
 	int		 syserr;	/* errno of our last failed read or write */
 };
 

@@ -314,7 +314,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strlen(id.addr[i]) < sizeof(id.addr[i]));
 	assert(!id.verified || id.provided);
 	(void)certid_server(data, size, ca != NULL ? ca : "/nonexistent",
-	    "mx.example.org", why, sizeof(why));
+	    "mx.example.org", CERTID_NAME_SAN, why, sizeof(why));
 	return 0;
 }
 #endif
@@ -446,24 +446,29 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sts_policy	 p;
+	const char			*m;
 	char				*resp, *body, why[256];
 	char				 id[STS_IDMAX + 1];
-	size_t				 bodylen, i;
+	size_t				 bodylen, n;
 
 	if (size > 2 * STS_BODYMAX || (resp = malloc(size + 1)) == NULL)
 		return 0;
 	memcpy(resp, data, size);
 	if (sts_txt(resp, size, id, sizeof(id)) == 0)
 		assert(strlen(id) >= 1 && strlen(id) <= STS_IDMAX);
-	if (sts_http_body(resp, size, &body, &bodylen, why, sizeof(why)) == 0) {
+	if (sts_http_body(resp, size, size % 2, &body, &bodylen, why,
+	    sizeof(why)) == 0) {
 		assert(body >= resp && body + bodylen <= resp + size);
 		assert(bodylen <= STS_BODYMAX);
 		if (sts_policy_parse(body, bodylen, &p, why, sizeof(why)) == 0) {
-			assert(p.nmx <= STS_MAXMX);
 			assert(p.max_age >= 0 && p.max_age <= STS_MAXAGE);
 			assert(p.nmx > 0 || p.mode == STS_MODE_NONE);
-			for (i = 0; i < p.nmx; i++)
-				assert(strlen(p.mx[i]) < STS_PATTERNMAX);
+			assert(p.mxlen <= sizeof(p.mx));
+			for (n = 0, m = sts_mx_next(&p, NULL); m != NULL;
+			    m = sts_mx_next(&p, m), n++)
+				assert(m[0] != '\0' && m + strlen(m) <
+				    p.mx + p.mxlen);
+			assert(n == p.nmx);
 			(void)sts_mx_match(&p, "mx1.example.org");
 			(void)sts_mx_match(&p, "example.org.");
 		}

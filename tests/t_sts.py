@@ -266,8 +266,9 @@ def sts_bad_policies_are_no_policy():
 def sts_cache_spares_fetches():
     """The policy is fetched once and then read from the cache while the
     TXT id stays; a new id fetches again; a fetch that then fails leaves
-    the cached policy in force (RFC 8461 5.1); an expired policy is
-    fetched again; a route in smtproutes overrides MTA-STS."""
+    the cached policy in force (RFC 8461 5.1) and is not tried again for
+    that id for five minutes; an expired policy is fetched again; a route
+    in smtproutes to an address has no policy domain, so no MTA-STS."""
     if need_root():
         return "skip"
     good, plain, local, other = servers()
@@ -292,7 +293,14 @@ def sts_cache_spares_fetches():
                       "503; the cached one applies", rep.final, "report")
             expect_in("MTA-STS enforce, certificate verified.", rep.final,
                       "the cached policy applies")
-            resp["cache.test"] = http(policy("cache.test", max_age=1))
+            rep = deliver(r, h, "cache.test")
+            expect_eq(ps.fetches("cache.test"), 2, "fetches, failed lately")
+            expect_in("not fetched: the last fetch failed ", rep.final,
+                      "report, failed lately")
+            expect_in("MTA-STS enforce, certificate verified.", rep.final,
+                      "the cached policy applies still")
+        resp["cache.test"] = http(policy("cache.test", max_age=1))
+        with Resolver(zones({"cache.test": "3"})) as r:
             deliver(r, h, "cache.test")
             time.sleep(1.5)
             deliver(r, h, "cache.test")

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mxname.h"
 #include "sts.h"
 
 static int
@@ -85,28 +86,6 @@ sts_txt(const char *txt, size_t len, char *id, size_t idlen)
 	return gotid ? 0 : -1;
 }
 
-/* "*.example.com", or a host name; lower case into out. */
-static int
-pattern_ok(const char *s, size_t len, char *out, size_t outlen)
-{
-	size_t	 i;
-	int	 c;
-
-	if (len == 0 || len >= outlen)
-		return 0;
-	for (i = 0; i < len; i++) {
-		c = tolower((unsigned char)s[i]);
-		if (c == '*' && !(i == 0 && len > 2 && s[1] == '.'))
-			return 0;
-		if (c != '*' && c != '.' && c != '-' && c != '_' &&
-		    !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9'))
-			return 0;
-		out[i] = (char)c;
-	}
-	out[len] = '\0';
-	return out[len - 1] != '.' && strstr(out, "..") == NULL;
-}
-
 /* One "key: value" line of a policy into p; -1 with why if it is bad. */
 static int
 policy_field(struct sts_policy *p, const char *key, size_t klen,
@@ -117,13 +96,14 @@ policy_field(struct sts_policy *p, const char *key, size_t klen,
 #define KEY(s) (klen == sizeof(s) - 1 && memcmp(key, s, klen) == 0)
 #define VAL(s) (vlen == sizeof(s) - 1 && memcmp(val, s, vlen) == 0)
 	if (KEY("mx")) {
-		if (p->nmx < STS_MAXMX && !pattern_ok(val, vlen,
-		    p->mx[p->nmx], sizeof(p->mx[0]))) {
+		/* ".example.com" is a local rule's pattern, not MTA-STS's */
+		if (vlen == 0 || val[0] == '.' || !mxname_pattern(val, vlen,
+		    p->mx + p->mxlen, sizeof(p->mx) - p->mxlen)) {
 			snprintf(why, whylen, "a bad mx pattern");
 			return -1;
 		}
-		if (p->nmx < STS_MAXMX)
-			p->nmx++;
+		p->mxlen += strlen(p->mx + p->mxlen) + 1;
+		p->nmx++;
 		return 0;
 	}
 	if (KEY("version") && !(*seen & 1)) {
@@ -270,13 +250,16 @@ unchunk(char *b, size_t len)
 }
 
 /*
- * The body of a whole HTTP/1.x response (read until the server closed):
- * status 200 (a redirect is not followed, RFC 8461 3.3), Content-Type
- * text/plain, and a body by Content-Length, chunked, or up to the close,
- * at most STS_BODYMAX bytes.  0 with *body in resp, or -1 with why.
+ * The body of a whole HTTP/1.x response (read until the server closed;
+ * cut: without a TLS close_notify): status 200 (a redirect is not
+ * followed, RFC 8461 3.3), Content-Type text/plain, and a body by
+ * Content-Length, chunked, or up to the close, at most STS_BODYMAX
+ * bytes.  A body up to the close counts only if the close was TLS's:
+ * anyone on the path can end the TCP stream at a record boundary and
+ * drop the policy's last lines.  0 with *body in resp, or -1 with why.
  */
 int
-sts_http_body(char *resp, size_t len, char **body, size_t *bodylen,
+sts_http_body(char *resp, size_t len, int cut, char **body, size_t *bodylen,
     char *why, size_t whylen)
 {
 	const char	*v, *sep;
@@ -325,6 +308,10 @@ sts_http_body(char *resp, size_t len, char **body, size_t *bodylen,
 			return -1;
 		}
 		*bodylen = (size_t)n;
+	} else if (cut) {
+		snprintf(why, whylen, "a body up to a close that was not TLS's "
+		    "(no close_notify): it may have been cut short");
+		return -1;
 	}
 	if (*bodylen > STS_BODYMAX) {
 		snprintf(why, whylen, "a policy larger than %d bytes",
@@ -334,33 +321,31 @@ sts_http_body(char *resp, size_t len, char **body, size_t *bodylen,
 	return 0;
 }
 
+/* The mx pattern after prev (NULL: the first), or NULL after the last. */
+const char *
+sts_mx_next(const struct sts_policy *p, const char *prev)
+{
+	size_t	 off = prev == NULL ? 0 : (size_t)(prev - p->mx) +
+		    strlen(prev) + 1;
+
+	return off < p->mxlen ? p->mx + off : NULL;
+}
+
 /*
- * Does MX host name host match a pattern of the policy?  "*.example.com"
- * matches one label before example.com, never example.com itself
- * (RFC 8461 4.1).  Case does not matter; a trailing dot is ignored.
+ * Does MX host name host match a pattern of the policy (mxname.c)?  An
+ * address, or anything else that is no name, matches none.
  */
 int
 sts_mx_match(const struct sts_policy *p, const char *host)
 {
-	size_t		 i, len = strlen(host), plen;
-	const char	*dot;
+	char		 name[MXNAME_MAX];
+	const char	*m;
 
-	if (len > 0 && host[len - 1] == '.')
-		len--;
-	for (i = 0; i < p->nmx; i++) {
-		plen = strlen(p->mx[i]);
-		if (p->mx[i][0] != '*') {
-			if (plen == len && strncasecmp(host, p->mx[i], len) == 0)
-				return 1;
-			continue;
-		}
-		/* "*.rest": host is "label.rest" */
-		if ((dot = memchr(host, '.', len)) == NULL || dot == host)
-			continue;
-		if ((size_t)(host + len - dot) == plen - 1 &&
-		    strncasecmp(dot, p->mx[i] + 1, plen - 1) == 0)
+	if (!mxname_normal(host, name, sizeof(name)))
+		return 0;
+	for (m = sts_mx_next(p, NULL); m != NULL; m = sts_mx_next(p, m))
+		if (mxname_match(m, name))
 			return 1;
-	}
 	return 0;
 }
 

@@ -6,9 +6,17 @@
  * temporary file and renamed into place, so that the many starttls-remote
  * processes of a busy queue read it without locks and never see half a
  * file.  A file that does not parse is no cache.
+ *
+ * The cache is trusted only as far as the directory and the file are
+ * ours alone: whoever else can write there could plant "mode: none".
+ * It also remembers a fetch that failed, so that a policy host that is
+ * down, or stalls on purpose, costs one delivery every STS_RETRY_SECONDS
+ * and not every delivery (RFC 8461 3.3).
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +25,7 @@
 
 #include <tls.h>
 
+#include "certid.h"
 #include "conn.h"
 #include "dns.h"
 #include "io.h"
@@ -27,91 +36,163 @@
 #define CACHE_MAX	(STS_BODYMAX + 256)
 #define RESPONSE_MAX	(STS_BODYMAX + 16384)
 
-/* The cache file of domain: 0, or -1 if domain is no DNS name. */
+/* The cache file name of domain: 0, or -1 if domain is no DNS name. */
 static int
-cache_path(char *path, size_t len, const char *dir, const char *domain)
+cache_name(char *name, size_t len, const char *domain)
 {
-	char	 name[256];
+	return tlsconf_servername(domain, name, len) ? 0 : -1;
+}
 
-	if (!tlsconf_servername(domain, name, sizeof(name)) ||
-	    snprintf(path, len, "%s/%s", dir, name) >= (int)len)
-		return -1;
+/* Can only the user we run as change it? 1, or 0 with why. */
+static int
+ours_alone(const struct stat *st, const char *what, char *why, size_t whylen)
+{
+	if (st->st_uid != geteuid())
+		snprintf(why, whylen, "%s is owned by uid %ld, not by this "
+		    "user (uid %ld)", what, (long)st->st_uid, (long)geteuid());
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(why, whylen, "%s can be written by others (mode "
+		    "%04o)", what, (unsigned int)(st->st_mode & 07777));
+	else
+		return 1;
 	return 0;
 }
 
 /*
- * The cached policy of domain, expired or not: 0, or -1 when there is
- * none that parses.  The file is "expires <time>", "id <id>", then the
- * policy as RFC 8461 writes it.
+ * The cache directory, opened, if it can be trusted: a directory owned
+ * by the user we run as that nobody else can write.  The descriptor;
+ * STS_CACHE_ABSENT when it cannot be opened (errno says why), or
+ * STS_CACHE_UNTRUSTED with why.
  */
 int
-sts_cache_read(const char *dir, const char *domain, struct sts_policy *p)
+sts_cache_open(const char *dir, char *why, size_t whylen)
 {
-	char		 path[4096], *buf, *nl, why[128], id[STS_IDMAX + 1];
-	long long	 expires;
+	struct stat	 st;
+	int		 fd, e;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		e = errno;
+		snprintf(why, whylen, "%s: %s", dir, strerror(e));
+		errno = e;
+		return STS_CACHE_ABSENT;
+	}
+	if (fstat(fd, &st) == -1 || !ours_alone(&st, dir, why, whylen)) {
+		close(fd);
+		return STS_CACHE_UNTRUSTED;
+	}
+	return fd;
+}
+
+/*
+ * The lines before the policy: "failed <time> <id>" (the last fetch
+ * that failed), then, if a policy follows, "expires <time>" and
+ * "id <id>".  Returns where the policy starts.
+ */
+static char *
+cache_head(char *s, struct sts_cached *c, long long *expires, char *id)
+{
+	char		*nl;
+	long long	 t;
+
+	while ((nl = strchr(s, '\n')) != NULL) {
+		if (sscanf(s, "failed %lld %32[A-Za-z0-9]\n", &t,
+		    c->failed_id) == 2)
+			c->failed = (time_t)t;
+		else if (sscanf(s, "expires %lld\n", expires) != 1 &&
+		    sscanf(s, "id %32[A-Za-z0-9]\n", id) != 1)
+			break;
+		s = nl + 1;
+	}
+	return s;
+}
+
+/*
+ * The cache record of domain in the directory dirfd: its policy, expired
+ * or not (c->have_policy), and its last failed fetch (c->failed).  0, or
+ * -1 when there is none that can be used (why says so if the file is
+ * not ours alone).
+ */
+int
+sts_cache_read(int dirfd, const char *domain, struct sts_cached *c,
+    char *why, size_t whylen)
+{
+	struct stat	 st;
+	char		 name[256], reason[128], id[STS_IDMAX + 1] = "", *buf, *s;
+	long long	 expires = -1;
 	ssize_t		 n;
 	int		 fd, rv = -1;
 
-	if (cache_path(path, sizeof(path), dir, domain) == -1 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	memset(c, 0, sizeof(*c));
+	why[0] = '\0';
+	if (cache_name(name, sizeof(name), domain) == -1 ||
+	    (fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
+	    -1)
 		return -1;
-	if ((buf = malloc(CACHE_MAX + 1)) == NULL) {
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    !ours_alone(&st, name, why, whylen) ||
+	    (buf = malloc(CACHE_MAX + 1)) == NULL) {
 		close(fd);
 		return -1;
 	}
 	n = read(fd, buf, CACHE_MAX + 1);
 	close(fd);
-	if (n > 0 && n <= CACHE_MAX) {
+	if (n > 0 && n <= CACHE_MAX && memchr(buf, '\0', (size_t)n) == NULL) {
 		buf[n] = '\0';
-		/* the policy parse clears p: its id and expiry come after */
-		if (sscanf(buf, "expires %lld\nid %32[A-Za-z0-9]\n", &expires,
-		    id) == 2 && (nl = strchr(buf, '\n')) != NULL &&
-		    (nl = strchr(nl + 1, '\n')) != NULL &&
-		    sts_policy_parse(nl + 1, (size_t)(buf + n - nl - 1), p, why,
-		    sizeof(why)) == 0) {
-			memcpy(p->id, id, sizeof(id));
-			p->expires = (time_t)expires;
+		s = cache_head(buf, c, &expires, id);
+		if (expires >= 0 && id[0] != '\0' && sts_policy_parse(s,
+		    strlen(s), &c->policy, reason, sizeof(reason)) == 0) {
+			c->have_policy = 1;
+			c->policy.expires = (time_t)expires;
+			memcpy(c->policy.id, id, sizeof(id));
 			rv = 0;
-		}
+		} else if (expires < 0 && id[0] == '\0' && *s == '\0' &&
+		    c->failed != 0)
+			rv = 0;
 	}
+	if (rv == -1)
+		memset(c, 0, sizeof(*c));
 	free(buf);
 	return rv;
 }
 
 /*
- * Keep p as domain's policy: a temporary file in dir, renamed over the
+ * Keep c as domain's record: a temporary file in dirfd, renamed over the
  * old one.  Concurrent writers each rename a whole file; the last wins.
  * 0, or -1 (the cache is a saving, never a reason to defer).
  */
 int
-sts_cache_write(const char *dir, const char *domain,
-    const struct sts_policy *p)
+sts_cache_write(int dirfd, const char *domain, const struct sts_cached *c)
 {
-	char	 path[4096], tmp[4096 + 32];
-	size_t	 i;
-	FILE	*f;
-	int	 fd, bad;
+	const struct sts_policy	*p = &c->policy;
+	const char		*m;
+	char			 name[256], tmp[64];
+	FILE			*f;
+	int			 fd, bad;
 
-	if (cache_path(path, sizeof(path), dir, domain) == -1 ||
-	    snprintf(tmp, sizeof(tmp), "%s/.tmp.%ld", dir, (long)getpid()) >=
-	    (int)sizeof(tmp))
+	if (cache_name(name, sizeof(name), domain) == -1)
 		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	snprintf(tmp, sizeof(tmp), ".tmp.%ld", (long)getpid());
+	if ((fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW, 0644)) == -1)
 		return -1;
 	if ((f = fdopen(fd, "w")) == NULL) {
 		close(fd);
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
-	fprintf(f, "expires %lld\nid %s\nversion: STSv1\nmode: %s\n"
-	    "max_age: %ld\n", (long long)p->expires, p->id,
-	    sts_mode_name(p->mode), p->max_age);
-	for (i = 0; i < p->nmx; i++)
-		fprintf(f, "mx: %s\n", p->mx[i]);
+	if (c->failed != 0)
+		fprintf(f, "failed %lld %s\n", (long long)c->failed,
+		    c->failed_id);
+	if (c->have_policy) {
+		fprintf(f, "expires %lld\nid %s\nversion: STSv1\nmode: %s\n"
+		    "max_age: %ld\n", (long long)p->expires, p->id,
+		    sts_mode_name(p->mode), p->max_age);
+		for (m = sts_mx_next(p, NULL); m != NULL; m = sts_mx_next(p, m))
+			fprintf(f, "mx: %s\n", m);
+	}
 	bad = fflush(f) != 0 || fsync(fd) != 0;
-	if (fclose(f) != 0 || bad || rename(tmp, path) == -1) {
-		unlink(tmp);
+	if (fclose(f) != 0 || bad || renameat(dirfd, tmp, dirfd, name) == -1) {
+		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
 	return 0;
@@ -197,28 +278,47 @@ https_context(const char *cafile, char *why, size_t whylen)
 }
 
 /*
+ * The policy host's certificate names it as RFC 8461 3.3 asks (RFC 6125:
+ * a subjectAltName, no partial wildcard); libtls has verified the chain
+ * and is laxer with names.  0, or -1 with why.
+ */
+static int
+https_name(struct tls *ctx, const char *cafile, const char *host, char *why,
+    size_t whylen)
+{
+	const uint8_t	*chain;
+	size_t		 len;
+
+	if ((chain = tls_peer_cert_chain_pem(ctx, &len)) == NULL) {
+		snprintf(why, whylen, "no certificate from %s", host);
+		return -1;
+	}
+	return certid_server(chain, len, cafile != NULL ? cafile :
+	    tls_default_ca_cert_file(), host, CERTID_NAME_SAN, why, whylen);
+}
+
+/*
  * Fetch domain's policy (RFC 8461 3.3): HTTPS to mta-sts.<domain>, its
  * certificate verified for that name, connected within
- * STS_CONNECT_SECONDS and done within seconds in all.  0 with p
- * (expires set from now), or -1 with why.
+ * STS_CONNECT_SECONDS and done within STS_FETCH_SECONDS in all.  0 with
+ * p (expires set from now), or -1 with why.
  */
 int
-sts_fetch(const char *domain, const char *cafile, int seconds,
-    struct sts_policy *p, char *why, size_t whylen)
+sts_fetch(const char *domain, const char *cafile, struct sts_policy *p,
+    char *why, size_t whylen)
 {
 	struct conn	 c;
 	struct tls	*ctx;
 	char		 host[300], *resp, *body, reason[256];
 	size_t		 bodylen;
-	long		 deadline = io_now() + seconds * 1000L, n = -1;
+	long		 now = io_now(), n = -1;
 	int		 fd, r;
 
 	snprintf(host, sizeof(host), "mta-sts.%s", domain);
 	if ((ctx = https_context(cafile, why, whylen)) == NULL)
 		return -1;
-	if ((fd = https_connect(host, io_now() + STS_CONNECT_SECONDS *
-	    1000L < deadline ? io_now() + STS_CONNECT_SECONDS * 1000L :
-	    deadline)) == -1) {
+	if ((fd = https_connect(host, now + STS_CONNECT_SECONDS * 1000L)) ==
+	    -1) {
 		snprintf(why, whylen, "unable to connect to %s", host);
 		tls_free(ctx);
 		return -1;
@@ -226,16 +326,20 @@ sts_fetch(const char *domain, const char *cafile, int seconds,
 	conn_init(&c, fd, fd);
 	if ((resp = malloc(RESPONSE_MAX)) == NULL)
 		snprintf(why, whylen, "out of memory");
-	else if ((r = conn_connect(&c, ctx, host, deadline)) != 0)
+	else if ((r = conn_connect(&c, ctx, host, now + STS_FETCH_SECONDS *
+	    1000L)) != 0)
 		snprintf(why, whylen, "TLS with %s failed: %s", host,
 		    r == CONN_TIMEOUT ? "timed out" : conn_error(&c));
+	else if (https_name(ctx, cafile, host, reason, sizeof(reason)) == -1)
+		snprintf(why, whylen, "%s", reason);
 	else
-		n = https_get(&c, host, resp, deadline, why, whylen);
+		n = https_get(&c, host, resp, now + STS_FETCH_SECONDS * 1000L,
+		    why, whylen);
 	tls_close(ctx);
 	tls_free(ctx);
 	close(fd);
-	if (n >= 0 && sts_http_body(resp, (size_t)n, &body, &bodylen, reason,
-	    sizeof(reason)) == -1) {
+	if (n >= 0 && sts_http_body(resp, (size_t)n, c.cut, &body, &bodylen,
+	    reason, sizeof(reason)) == -1) {
 		snprintf(why, whylen, "%s gave %s", host, reason);
 		n = -1;
 	}
@@ -252,40 +356,90 @@ sts_fetch(const char *domain, const char *cafile, int seconds,
 }
 
 /*
+ * Is the cached policy due for a fetch?  When there is none, when the
+ * TXT record names another, and before it lapses: once half its max_age
+ * has passed, so that a policy host down at the wrong moment does not
+ * let the policy expire between deliveries (RFC 8461 3.3).
+ */
+static int
+fetch_due(const struct sts_cached *c, const char *id, time_t now)
+{
+	if (!c->have_policy || c->policy.expires <= now ||
+	    strcmp(c->policy.id, id) != 0)
+		return 1;
+	return c->policy.expires - now < c->policy.max_age / 2;
+}
+
+/* Did a fetch for this id fail too recently to try again? */
+static int
+failed_lately(const struct sts_cached *c, const char *id, time_t now)
+{
+	return c->failed != 0 && strcmp(c->failed_id, id) == 0 &&
+	    now >= c->failed && now - c->failed < STS_RETRY_SECONDS;
+}
+
+/*
  * The MTA-STS policy for mail to domain now (RFC 8461 5.1): the TXT
  * record's id says whether the cached policy is current; if it is not
- * (or there is none, or it expired) the policy is fetched and cached.  A
- * fetch that fails leaves an unexpired cached policy in force, and so
- * does a TXT record that is gone or cannot be looked up: removing it
- * must not strip the protection.  1 with p, 0 when no policy (or mode
- * none) applies; note says what went wrong, for the report.
+ * (or there is none, or it is near its end) the policy is fetched and
+ * cached.  A fetch that fails leaves an unexpired cached policy in
+ * force, and so does a TXT record that is gone or cannot be looked up:
+ * removing it must not strip the protection.  A failed fetch is not
+ * tried again for the same id for STS_RETRY_SECONDS.  cachedir NULL: no
+ * cache.  1 with p, 0 when no policy (or mode none) applies; note says
+ * what went wrong, for the report.
  */
 int
 sts_policy_for(const char *domain, const char *cachedir, const char *cafile,
     struct sts_policy *p, char *note, size_t notelen)
 {
-	static struct sts_policy	 cached;
+	static struct sts_cached	 c;
 	char				 id[STS_IDMAX + 1], why[512];
-	int				 havecache;
+	time_t				 now = time(NULL);
+	int				 dirfd = -1, live;
 
 	note[0] = '\0';
-	havecache = cachedir != NULL && sts_cache_read(cachedir, domain,
-	    &cached) == 0 && cached.expires > time(NULL);
+	memset(&c, 0, sizeof(c));
+	if (cachedir != NULL &&
+	    (dirfd = sts_cache_open(cachedir, why, sizeof(why))) ==
+	    STS_CACHE_UNTRUSTED)
+		snprintf(note, notelen, "MTA-STS cache not used: %s.", why);
+	if (dirfd >= 0 && sts_cache_read(dirfd, domain, &c, why,
+	    sizeof(why)) == -1 && why[0] != '\0')
+		snprintf(note, notelen, "MTA-STS cache not used: %s in %s.",
+		    why, cachedir);
+	live = c.have_policy && c.policy.expires > now;
 	if (dns_sts(domain, id, sizeof(id)) == DNS_STS_FOUND &&
-	    !(havecache && strcmp(cached.id, id) == 0)) {
-		if (sts_fetch(domain, cafile, STS_FETCH_SECONDS, p, why,
-		    sizeof(why)) == 0) {
+	    fetch_due(&c, id, now)) {
+		if (failed_lately(&c, id, now))
+			snprintf(note, notelen, "MTA-STS policy of %s not "
+			    "fetched: the last fetch failed %lld s ago%s",
+			    domain, (long long)(now - c.failed), live ?
+			    "; the cached one applies" : "");
+		else if (sts_fetch(domain, cafile, p, why, sizeof(why)) == 0) {
 			snprintf(p->id, sizeof(p->id), "%s", id);
-			if (cachedir != NULL)
-				(void)sts_cache_write(cachedir, domain, p);
+			c.policy = *p;
+			c.have_policy = 1;
+			c.failed = 0;
+			if (dirfd >= 0)
+				(void)sts_cache_write(dirfd, domain, &c);
+			if (dirfd >= 0)
+				close(dirfd);
 			return p->mode != STS_MODE_NONE;
+		} else {
+			snprintf(note, notelen, "MTA-STS policy of %s not "
+			    "fetched: %s%s", domain, why, live ?
+			    "; the cached one applies" : "");
+			c.failed = now;
+			snprintf(c.failed_id, sizeof(c.failed_id), "%s", id);
+			if (dirfd >= 0)
+				(void)sts_cache_write(dirfd, domain, &c);
 		}
-		snprintf(note, notelen, "MTA-STS policy of %s not fetched: "
-		    "%s%s", domain, why, havecache ? "; the cached one applies" :
-		    "");
 	}
-	if (!havecache)
+	if (dirfd >= 0)
+		close(dirfd);
+	if (!live)
 		return 0;
-	*p = cached;
+	*p = c.policy;
 	return p->mode != STS_MODE_NONE;
 }

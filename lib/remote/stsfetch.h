@@ -5,14 +5,37 @@
 #ifndef STSFETCH_H
 #define STSFETCH_H
 
+#include <time.h>
+
 #include "sts.h"
 
-#define STS_CONNECT_SECONDS	10	/* to connect to the policy host */
-#define STS_FETCH_SECONDS	20	/* connect, handshake and response */
+/*
+ * A fetch holds a delivery slot while it waits: a hostile or broken
+ * policy host costs at most this, and then not again for the same id
+ * for STS_RETRY_SECONDS (RFC 8461 3.3 asks for five minutes or more).
+ */
+#define STS_CONNECT_SECONDS	5	/* to connect to the policy host */
+#define STS_FETCH_SECONDS	10	/* connect, handshake and response */
+#define STS_RETRY_SECONDS	300
 
-int	sts_cache_read(const char *, const char *, struct sts_policy *);
-int	sts_cache_write(const char *, const char *, const struct sts_policy *);
-int	sts_fetch(const char *, const char *, int, struct sts_policy *, char *,
+#define STS_CACHE_DIR		"queue/mta-sts"	/* under the qmail home */
+
+#define STS_CACHE_ABSENT	(-1)	/* sts_cache_open(): no directory */
+#define STS_CACHE_UNTRUSTED	(-2)	/* others can write it, or not ours */
+
+/* What the cache keeps of a domain */
+struct sts_cached {
+	struct sts_policy	 policy;
+	int			 have_policy;
+	time_t			 failed;	/* the last fetch that failed */
+	char			 failed_id[STS_IDMAX + 1];	/* for this id */
+};
+
+int	sts_cache_open(const char *, char *, size_t);
+int	sts_cache_read(int, const char *, struct sts_cached *, char *,
+	    size_t);
+int	sts_cache_write(int, const char *, const struct sts_cached *);
+int	sts_fetch(const char *, const char *, struct sts_policy *, char *,
 	    size_t);
 int	sts_policy_for(const char *, const char *, const char *,
 	    struct sts_policy *, char *, size_t);

@@ -52,7 +52,7 @@ t_sts_policy(void)
 	CHECK_INT(p.mode, STS_MODE_ENFORCE);
 	CHECK_INT(p.max_age, 604800);
 	CHECK_INT(p.nmx, 2);
-	CHECK_STR(p.mx[1], "*.example.net");
+	CHECK_STR(sts_mx_next(&p, sts_mx_next(&p, NULL)), "*.example.net");
 	/* unknown fields ignored, repeated ones: the first counts */
 	CHECK_INT(parse("version: STSv1\nmode: testing\nmode: enforce\n"
 	    "foo: bar\nmx: a.example\nmax_age:31557600", &p, reason), 0);
@@ -78,18 +78,26 @@ t_sts_policy(void)
 }
 UNIT(t_sts_policy, "sts: the policy, fields and limits");
 
+/* The body of resp, which ended with a TLS close_notify unless cut. */
 static int
-body(const char *resp, char *out, char *reason)
+body_of(const char *resp, int cut, char *out, char *reason)
 {
 	char	 buf[1024], *b;
 	size_t	 n;
 
 	snprintf(buf, sizeof(buf), "%s", resp);
-	if (sts_http_body(buf, strlen(buf), &b, &n, reason, 128) == -1)
+	if (sts_http_body(buf, strlen(buf), cut, &b, &n, reason, 128) == -1)
 		return -1;
 	memcpy(out, b, n);
 	out[n] = '\0';
 	return 0;
+}
+
+/* The body of a response that ended with TLS's close_notify. */
+static int
+body(const char *resp, char *out, char *reason)
+{
+	return body_of(resp, 0, out, reason);
 }
 
 static void
@@ -126,6 +134,53 @@ t_sts_http(void)
 	CHECK_INT(body("SSH-2.0-OpenSSH\r\n\r\n", out, reason), -1);
 }
 UNIT(t_sts_http, "sts: the HTTP response: status, type, lengths, chunks");
+
+static void
+t_sts_http_cut(void)
+{
+	char	 out[1024], reason[128];
+
+	/* up to the close: only a close TLS vouches for */
+	CHECK_INT(body_of("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+	    "\r\nversion: STSv1\nmode: enforce\nmx: a.example\n", 1, out,
+	    reason), -1);
+	CHECK_STR(reason, "a body up to a close that was not TLS's (no "
+	    "close_notify): it may have been cut short");
+	/* by length or in chunks it is whole, whatever the close */
+	CHECK_INT(body_of("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 2\r\n\r\nab", 1, out, reason), 0);
+	CHECK_STR(out, "ab");
+	CHECK_INT(body_of("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n", 1,
+	    out, reason), 0);
+	CHECK_STR(out, "a");
+}
+UNIT(t_sts_http_cut, "sts: a body up to the close needs TLS's close_notify");
+
+static void
+t_sts_many_mx(void)
+{
+	static struct sts_policy	 p;
+	static char			 text[STS_BODYMAX];
+	char				 reason[128], name[64];
+	size_t				 len;
+	int				 i;
+
+	len = (size_t)snprintf(text, sizeof(text), "version: STSv1\n"
+	    "mode: enforce\nmax_age: 86400\n");
+	for (i = 1; i <= 2000; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+		    "mx: mx%d.example.com\n", i);
+	CHECK_INT(parse(text, &p, reason), 0);
+	CHECK_INT(p.nmx, 2000);
+	for (i = 1; i <= 2000; i += 333) {
+		snprintf(name, sizeof(name), "MX%d.example.com.", i);
+		CHECK_INT(sts_mx_match(&p, name), 1);
+	}
+	CHECK_INT(sts_mx_match(&p, "mx2000.example.com"), 1);
+	CHECK_INT(sts_mx_match(&p, "mx2001.example.com"), 0);
+}
+UNIT(t_sts_many_mx, "sts: 2000 mx lines, all kept, the last one matches");
 
 static void
 t_sts_mx(void)
