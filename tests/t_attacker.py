@@ -16,7 +16,7 @@ from dnssec import Resolver
 from lib import (collector, cert, expect, expect_eq, expect_in,
                  expect_not_in, CERTS)
 from peers import REMOTE, Aiosmtpd, QmailHome, Scripted, remote
-from t_sts import http, policy
+from t_sts import PolicyServer, http, policy
 
 TESTS, test = collector()
 
@@ -118,77 +118,29 @@ def closed_body(text):
             text.encode())
 
 
-class PolicyHost(Scripted):
-    """HTTPS on POLICY:443 with the test CA's certificate: for Host
-    mta-sts.<d> the bytes of responses[d].  cut.test's body ends with
-    the TCP stream cut, without TLS's close_notify; whole.test's the
-    same way, but with close_notify."""
+class PolicyHost(PolicyServer):
+    """The policy host on POLICY:443 with the test CA's certificate for
+    every domain here.  cut.test's body ends with the TCP stream cut,
+    without TLS's close_notify; whole.test's the same way, but with
+    close_notify."""
 
     def __init__(self, responses):
-        import ssl
-        self.responses = responses
-        self.hosts = []
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cert("attack.pem"), cert("attack.key"))
-        super().__init__(self._answer, host=POLICY, port=443, backlog=64)
+        super().__init__(responses, host=POLICY, certname="attack")
 
-    def _answer(self, conn):
-        conn.s = self.ctx.wrap_socket(conn.s, server_side=True)
-        req = b""
-        while b"\r\n\r\n" not in req and len(req) < 8192:
-            data = conn.s.recv(4096)
-            if not data:
-                break
-            req += data
-        host = ""
-        for line in req.decode("latin-1").split("\r\n"):
-            if line.lower().startswith("host:"):
-                host = line[5:].strip()[len("mta-sts."):]
-        self.hosts.append(host)
-        conn.s.sendall(self.responses.get(host, http("", status="404 No")))
-        if host == "cut.test":
+    def finish(self, conn, domain):
+        if domain == "cut.test":
             conn.s.shutdown(socket.SHUT_RDWR)   # TCP's end, not TLS's
-        elif host == "whole.test":
+        elif domain == "whole.test":
             conn.s.unwrap()                     # close_notify
 
-    def fetches(self, d):
-        return self.hosts.count(d)
 
-
-class Stall:
-    """A policy host on STALL:443 that accepts and never says a word;
-    it counts the connections."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((STALL, 443))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.held = []
-        self._stop = False
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop:
-            try:
-                c, _ = self.sock.accept()
-                self.held.append(c)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *a):
-        self._stop = True
-        self._t.join(5)
-        for c in self.held:
-            c.close()
-        self.sock.close()
+def stall():
+    """A policy host on STALL:443 that accepts and never says a word
+    (its .connections counts them)."""
+    quiet = threading.Event()
+    s = Scripted(lambda conn: quiet.wait(30), host=STALL, port=443)
+    s.quiet = quiet
+    return s
 
 
 @contextlib.contextmanager
@@ -361,7 +313,8 @@ def stalled_policy_host_costs_one_delivery():
     does not connect to it again (the failure is remembered for the id)."""
     if need_root():
         return "skip"
-    with Stall() as st, world() as (r, ph, good, plain, evil):
+    st = stall()
+    with st, world() as (r, ph, good, plain, evil):
         h = home()
         rep = deliver(r, h, "stall.test")
         expect(rep.final.startswith("K%s accepted" % PLAIN), rep.final)
@@ -370,7 +323,8 @@ def stalled_policy_host_costs_one_delivery():
         rep = deliver(r, h, "stall.test")
         expect_in("MTA-STS policy of stall.test not fetched: the last fetch "
                   "failed ", rep.final, "second")
-        expect_eq(len(st.held), 1, "connections to the policy host")
+        expect_eq(st.connections, 1, "connections to the policy host")
+        st.quiet.set()
 
 
 @test

@@ -83,12 +83,16 @@ class PolicyServer(Scripted):
     """HTTPS on 127.0.0.41:443: for each Host mta-sts.<domain>, the
     response in responses[domain]; every request kept."""
 
-    def __init__(self, responses):
+    def __init__(self, responses, host=POLICY_IP, certname="sts"):
         self.responses = responses
         self.requests = []
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cert("sts.pem"), cert("sts.key"))
-        super().__init__(self._answer, host=POLICY_IP, port=443, backlog=64)
+        self.ctx.load_cert_chain(cert(certname + ".pem"),
+                                 cert(certname + ".key"))
+        super().__init__(self._answer, host=host, port=443, backlog=64)
+
+    def finish(self, conn, domain):
+        """After the response to domain: the connection is closed."""
 
     def _answer(self, conn):
         conn.s = self.ctx.wrap_socket(conn.s, server_side=True)
@@ -103,8 +107,10 @@ class PolicyServer(Scripted):
             if line.lower().startswith("host:"):
                 host = line[5:].strip()
         self.requests.append((host, req.split(b"\r\n", 1)[0]))
-        conn.s.sendall(self.responses.get(host[len("mta-sts."):],
+        domain = host[len("mta-sts."):]
+        conn.s.sendall(self.responses.get(domain,
                                           http("", status="404 Not Found")))
+        self.finish(conn, domain)
 
     def fetches(self, domain):
         return sum(1 for h, _ in self.requests if h == "mta-sts." + domain)

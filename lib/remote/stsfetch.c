@@ -309,7 +309,7 @@ sts_fetch(const char *domain, const char *cafile, struct sts_policy *p,
 {
 	struct conn	 c;
 	struct tls	*ctx;
-	char		 host[300], *resp, *body, reason[256];
+	char		 host[300], *resp, *body, reason[512];
 	size_t		 bodylen;
 	long		 now = io_now(), n = -1;
 	int		 fd, r;
