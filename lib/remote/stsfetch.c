@@ -236,8 +236,17 @@ https_get(struct conn *c, const char *host, char *resp, long deadline,
 	}
 	while (len < RESPONSE_MAX) {
 		n = conn_read(c, resp + len, RESPONSE_MAX - len);
-		if (n == 0)
+		if (n == 0) {
+			/*
+			 * LibreSSL's libtls takes an EOF without close_notify
+			 * as an EOF, and says so only at tls_close(), which
+			 * then does no I/O; libtls on OpenSSL 3 fails the
+			 * read instead (conn_read() sets cut).
+			 */
+			if (!c->cut && tls_close(c->tls) == -1)
+				c->cut = 1;
 			return (long)len;
+		}
 		if (n > 0) {
 			len += (size_t)n;
 			continue;
