@@ -246,6 +246,57 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 #endif
 
+#ifdef FUZZ_policy
+#include "mxname.h"
+#include "policy.h"
+#include "tlsdest.h"
+
+/*
+ * control/tlsdestinations and MX names, both shaped by whoever wrote the
+ * file or forged the answer: the input is "MXNAME\0file".  A line found
+ * is either good or carries its error; the verdict for the MX under it
+ * is one of the table's; what is no name is never allowed by a rule
+ * with an mx= list, nor by verify.
+ */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct host_facts	 f = { 1, 1, 1, HOST_TLSA_USABLE };
+	struct domain_rule		 r;
+	struct tlsdest			 t;
+	struct verdict			 v;
+	char				 mx[300], name[MXNAME_MAX];
+	const uint8_t			*nul;
+	size_t				 mlen;
+
+	if ((nul = memchr(data, '\0', size)) == NULL ||
+	    (mlen = (size_t)(nul - data)) >= sizeof(mx))
+		return 0;
+	memcpy(mx, data, mlen);
+	mx[mlen] = '\0';
+	if (!tlsdest_find((const char *)nul + 1, size - mlen - 1,
+	    "dest.example", &t))
+		return 0;
+	assert(t.error[0] != '\0' || t.level <= TLSDEST_DANE);
+	assert(t.mxlen <= sizeof(t.mx) && t.line >= 1);
+	if (t.error[0] != '\0')
+		return 0;
+	memset(&r, 0, sizeof(r));
+	r.kind = RULE_LOCAL;
+	r.domain = "dest.example";
+	r.local = &t;
+	policy_decide(&r, mx, &f, &v);
+	assert(v.tls <= VERDICT_DANE);
+	if (!mxname_normal(mx, name, sizeof(name)) && t.level != TLSDEST_NONE &&
+	    (t.mxlen > 0 ||
+	    t.level == TLSDEST_VERIFY))
+		assert(v.tls == VERDICT_SKIP);
+	if (t.level == TLSDEST_NONE)
+		assert(v.tls == VERDICT_PLAIN);
+	return 0;
+}
+#endif
+
 #ifdef FUZZ_control
 #include "control.h"
 
