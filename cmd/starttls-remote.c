@@ -502,69 +502,82 @@ rule_cafile(const struct delivery *d)
 }
 
 /*
- * After the handshake: the server's certificate judged as the verdict
- * says, and the line that says how the message leaves.
+ * Does the server's chain give what the verdict asks?  0 with how it was
+ * judged in msg, or -1 with why not.
  */
-static enum outcome
-judge(struct delivery *d, struct tls *ctx)
+static int
+certificate_ok(struct delivery *d, const uint8_t *chain, size_t len,
+    char *msg, size_t msglen)
 {
 	const struct tlsa	*m;
-	const uint8_t		*chain;
 	const char		*host = d->server->host;
-	char			 msg[2 * PATH_MAX + 512], why[PATH_MAX + 300];
-	size_t			 len;
+	char			 why[PATH_MAX + 300];
 
-	chain = tls_peer_cert_chain_pem(ctx, &len);
-	if (d->verdict.testing && certid_server(chain, len, rule_cafile(d),
-	    host, CERTID_NAME_SAN, why, sizeof(why)) == -1)
-		sts_would_refuse(d, why);
 	switch (d->verdict.tls) {
 	case VERDICT_CAFILE:
 		if (certid_server(chain, len, rule_cafile(d), host,
 		    CERTID_NAME_SAN, why, sizeof(why)) == -1) {
 			if (d->verdict.by == BY_STS)
-				snprintf(msg, sizeof(msg), "MTA-STS policy of "
-				    "%s: %s", d->policy_domain, why);
+				snprintf(msg, msglen, "MTA-STS policy of %s: %s",
+				    d->policy_domain, why);
 			else
-				snprintf(msg, sizeof(msg), "control/"
-				    "tlsdestinations line %d: %s",
-				    d->local.line, why);
-			return tls_failed(d, TLSF_CERTIFICATE, 0, msg);
+				snprintf(msg, msglen, "control/tlsdestinations "
+				    "line %d: %s", d->local.line, why);
+			return -1;
 		}
 		if (d->verdict.by == BY_STS)
-			snprintf(msg, sizeof(msg), "MTA-STS enforce, "
-			    "certificate verified");
+			snprintf(msg, msglen, "MTA-STS enforce, certificate "
+			    "verified");
 		else
-			snprintf(msg, sizeof(msg), "certificate verified, as "
-			    "control/tlsdestinations line %d requires",
-			    d->local.line);
-		break;
+			snprintf(msg, msglen, "certificate verified, as control/"
+			    "tlsdestinations line %d requires", d->local.line);
+		return 0;
 	case VERDICT_PEM:
 		if (certid_server(chain, len, d->facts.pem, host,
-		    CERTID_NAME_SAN_OR_CN, why, sizeof(why)) == -1)
-			return tls_failed(d, TLSF_CERTIFICATE, 0, why);
-		snprintf(msg, sizeof(msg), "server certificate verified");
-		break;
+		    CERTID_NAME_SAN_OR_CN, msg, msglen) == -1)
+			return -1;
+		snprintf(msg, msglen, "server certificate verified");
+		return 0;
 	case VERDICT_DANE:
-		if (certid_dane(&d->facts.tlsa, chain, len, host, &m, why,
-		    sizeof(why)) == -1)
-			return tls_failed(d, TLSF_CERTIFICATE, 0, why);
-		snprintf(msg, sizeof(msg), "DANE verified: TLSA %u %u %u of "
-		    "%s matched", m->usage, m->selector, m->mtype, host);
-		break;
+		if (certid_dane(&d->facts.tlsa, chain, len, host, &m, msg,
+		    msglen) == -1)
+			return -1;
+		snprintf(msg, msglen, "DANE verified: TLSA %u %u %u of %s "
+		    "matched", m->usage, m->selector, m->mtype, host);
+		return 0;
 	case VERDICT_ENCRYPT:
 		if (d->verdict.by == BY_TLSA)
-			snprintf(msg, sizeof(msg), "server certificate not "
-			    "verified: no usable TLSA record of %s", host);
+			snprintf(msg, msglen, "server certificate not verified: "
+			    "no usable TLSA record of %s", host);
 		else
-			snprintf(msg, sizeof(msg), "server certificate not "
-			    "verified, as control/tlsdestinations line %d "
-			    "allows", d->local.line);
-		break;
+			snprintf(msg, msglen, "server certificate not verified, "
+			    "as control/tlsdestinations line %d allows",
+			    d->local.line);
+		return 0;
 	default:
-		snprintf(msg, sizeof(msg), "server certificate not verified");
-		break;
+		snprintf(msg, msglen, "server certificate not verified");
+		return 0;
 	}
+}
+
+/*
+ * After the handshake: the server's certificate judged as the verdict
+ * says (and, in MTA-STS testing mode, as enforce would), and the line
+ * that says how the message leaves.
+ */
+static enum outcome
+judge(struct delivery *d, struct tls *ctx)
+{
+	const uint8_t	*chain;
+	char		 msg[2 * PATH_MAX + 512];
+	size_t		 len;
+
+	chain = tls_peer_cert_chain_pem(ctx, &len);
+	if (d->verdict.testing && certid_server(chain, len, rule_cafile(d),
+	    d->server->host, CERTID_NAME_SAN, msg, sizeof(msg)) == -1)
+		sts_would_refuse(d, msg);
+	if (certificate_ok(d, chain, len, msg, sizeof(msg)) == -1)
+		return tls_failed(d, TLSF_CERTIFICATE, 0, msg);
 	snprintf(d->tls.line, sizeof(d->tls.line), "TLS %s with %s, %.1024s.",
 	    tls_conn_version(ctx), tls_conn_cipher(ctx), msg);
 	return OUTCOME_GO_ON;

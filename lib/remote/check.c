@@ -97,8 +97,10 @@ check_sts_files(struct confcheck *c, const char *cache, int dirfd)
 static void
 check_sts(struct confcheck *c, const char *home, const char *dir)
 {
-	char	 path[PATH_MAX], line[PATH_MAX], cache[2 * PATH_MAX], why[512];
-	int	 r, fd;
+	struct stat	 st;
+	char		 path[PATH_MAX], line[PATH_MAX], cache[2 * PATH_MAX];
+	char		 why[512];
+	int		 r, fd;
 
 	if (control_path(path, sizeof(path), dir, "nomtasts") == 0 &&
 	    access(path, F_OK) == 0) {
@@ -112,7 +114,13 @@ check_sts(struct confcheck *c, const char *home, const char *dir)
 	    home, r > 0 && line[0] == '/' ? "" : "/", r > 0 ? line :
 	    STS_CACHE_DIR);
 	if ((fd = sts_cache_open(cache, why, sizeof(why))) ==
-	    STS_CACHE_UNTRUSTED)
+	    STS_CACHE_UNTRUSTED && geteuid() == 0 && stat(cache, &st) == 0 &&
+	    st.st_uid != 0 && !(st.st_mode & (S_IWGRP | S_IWOTH)))
+		confcheck_say(c, "mtastsdir", CHECK_UNCHECKED, "%s belongs to "
+		    "uid %ld and only it can write there, as it should if that "
+		    "is qmailr; run -C as qmailr to check its files as "
+		    "deliveries see them", cache, (long)st.st_uid);
+	else if (fd == STS_CACHE_UNTRUSTED)
 		confcheck_say(c, "mtastsdir", CHECK_ERROR, "%s: deliveries do "
 		    "not use it; make it owned by qmailr and writable by it "
 		    "alone (chown qmailr; chmod 700)", why);

@@ -388,6 +388,31 @@ failed_lately(const struct sts_cached *c, const char *id, time_t now)
 }
 
 /*
+ * Fetch domain's policy (the TXT record's id) into c and keep it, or
+ * keep the failure, in the cache dirfd (-1: none).  0, or -1 with why.
+ */
+static int
+fetch_and_keep(const char *domain, const char *id, const char *cafile,
+    int dirfd, struct sts_cached *c, char *why, size_t whylen)
+{
+	static struct sts_policy	 p;
+	int				 rv;
+
+	if ((rv = sts_fetch(domain, cafile, &p, why, whylen)) == 0) {
+		snprintf(p.id, sizeof(p.id), "%s", id);
+		c->policy = p;
+		c->have_policy = 1;
+		c->failed = 0;
+	} else {
+		c->failed = time(NULL);
+		snprintf(c->failed_id, sizeof(c->failed_id), "%s", id);
+	}
+	if (dirfd >= 0)
+		(void)sts_cache_write(dirfd, domain, c);
+	return rv;
+}
+
+/*
  * The MTA-STS policy for mail to domain now (RFC 8461 5.1): the TXT
  * record's id says whether the cached policy is current; if it is not
  * (or there is none, or it is near its end) the policy is fetched and
@@ -425,25 +450,16 @@ sts_policy_for(const char *domain, const char *cachedir, const char *cafile,
 			    "fetched: the last fetch failed %lld s ago%s",
 			    domain, (long long)(now - c.failed), live ?
 			    "; the cached one applies" : "");
-		else if (sts_fetch(domain, cafile, p, why, sizeof(why)) == 0) {
-			snprintf(p->id, sizeof(p->id), "%s", id);
-			c.policy = *p;
-			c.have_policy = 1;
-			c.failed = 0;
-			if (dirfd >= 0)
-				(void)sts_cache_write(dirfd, domain, &c);
+		else if (fetch_and_keep(domain, id, cafile, dirfd, &c, why,
+		    sizeof(why)) == 0) {
 			if (dirfd >= 0)
 				close(dirfd);
+			*p = c.policy;
 			return p->mode != STS_MODE_NONE;
-		} else {
+		} else
 			snprintf(note, notelen, "MTA-STS policy of %s not "
 			    "fetched: %s%s", domain, why, live ?
 			    "; the cached one applies" : "");
-			c.failed = now;
-			snprintf(c.failed_id, sizeof(c.failed_id), "%s", id);
-			if (dirfd >= 0)
-				(void)sts_cache_write(dirfd, domain, &c);
-		}
 	}
 	if (dirfd >= 0)
 		close(dirfd);
