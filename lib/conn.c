@@ -141,6 +141,10 @@ conn_read(struct conn *c, void *buf, size_t len)
 			c->rwaitev = POLLIN;
 			return CONN_AGAIN;
 		}
+		if (r == 0)
+			c->eof = 1;
+		if (r == -1)
+			c->syserr = errno;	/* a reset: ECONNRESET */
 		return r;
 	}
 }
@@ -162,6 +166,8 @@ conn_write(struct conn *c, const void *buf, size_t len)
 		c->wwaitev = POLLOUT;
 		return CONN_AGAIN;
 	}
+	if (r == -1)
+		c->syserr = errno;
 	return r;
 }
 
@@ -278,16 +284,18 @@ conn_connect(struct conn *c, struct tls *client, const char *servername,
 }
 
 /*
- * Has the peer closed its end?  Known for certain where libtls reads
- * through us; on the client side, where libtls reads the socket itself,
- * the socket is asked (without taking anything from it).
+ * Has the peer closed its end?  Known for certain where we read: in
+ * plaintext, and where libtls reads through us.  Only on the client side
+ * with TLS, where libtls reads the socket itself, is the socket asked
+ * (without taking anything from it).  Never in plaintext: the relay's
+ * sandbox allows no recv(2), and a client's reset would kill it.
  */
 int
 conn_closed(struct conn *c)
 {
 	char	 b;
 
-	if (!c->eof && !c->cbs &&
+	if (!c->eof && c->tls != NULL && !c->cbs &&
 	    recv(c->rfd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
 		c->eof = 1;
 	return c->eof;

@@ -6,6 +6,7 @@ servers are in t_smtpd.py.)
 import re
 import socket
 import ssl
+import struct
 import time
 
 from lib import (collector, Client, Server, expect, expect_eq, expect_in,
@@ -56,6 +57,57 @@ def client_dies_mid_data():
             c.send(b"Subject: half\r\n\r\nthis message never ends")
             c.s.close()
         all_ended(srv)
+        expect_eq(srv.messages(), [], "a half message was queued")
+
+
+def reset(c):
+    """End the connection with a TCP RST, as scanners and peers that time
+    out do: SO_LINGER with a zero timeout, then close."""
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                   struct.pack("ii", 1, 0))
+    c.s.close()
+
+
+def no_signal_deaths(srv):
+    """Every session tcpserver ended exited; none was killed by a signal
+    (a seccomp filter kills with SIGSYS)."""
+    for status in re.findall(r"tcpserver: end \d+ status (\d+)", srv.log()):
+        expect(int(status) & 0x7f == 0, "a session killed by signal %d:\n%s"
+               % (int(status) & 0x7f, srv.log()))
+
+
+@test
+def client_resets_at_each_stage():
+    """A client that resets the connection (TCP RST) at the greeting,
+    after EHLO and in the middle of DATA, in plaintext and inside TLS:
+    the front ends as for any hang-up, says so in its log, and no process
+    is killed, by its own sandbox or otherwise.  No half message is
+    queued."""
+    with Server() as srv:
+        resets = 0
+        for tls in (False, True):
+            for stage in ("greeting", "ehlo", "data"):
+                if tls and stage == "greeting":
+                    continue
+                c = Client(srv.port)
+                if stage == "data":
+                    to_data(c, tls)
+                    c.send(b"Subject: reset\r\n\r\nhalf a message")
+                else:
+                    c.reply()
+                    if tls:
+                        c.cmd(b"EHLO x")
+                        c.cmd(b"STARTTLS")
+                        c.starttls()
+                    if stage == "ehlo":
+                        c.cmd(b"EHLO x")
+                time.sleep(0.2)     # the front is waiting in poll()
+                reset(c)
+                resets += 1
+        all_ended(srv)
+        no_signal_deaths(srv)
+        expect(srv.log().count("client read failed") >= 3, "the reset, "
+               "logged in plaintext:\n" + srv.log())
         expect_eq(srv.messages(), [], "a half message was queued")
 
 
