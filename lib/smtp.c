@@ -84,6 +84,50 @@ void
 smtp_body_init(struct smtp_body *b)
 {
 	b->state = 1;
+	b->loose = 0;
+}
+
+/*
+ * After a bare LF, read on as qmail-smtpd does behind fixcrio (which
+ * turns every bare LF into CRLF): the message ends at a line of "."
+ * with or without its CR, and nothing is stray any more.  Stock
+ * qmail-smtpd answers 451 and exits instead; the caller learns which
+ * from the server's reply.
+ */
+void
+smtp_body_loosen(struct smtp_body *b)
+{
+	b->state = 1;
+	b->loose = 1;
+}
+
+/*
+ * The loose scan: 1 at the start of a line, 2 after a "." there, 3
+ * after ".\r" there, 0 elsewhere in a line.
+ */
+static size_t
+body_scan_loose(struct smtp_body *b, const char *p, size_t len, int *end)
+{
+	size_t	 i;
+	int	 s = b->state;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '\n' && (s == 2 || s == 3)) {
+			b->state = 1;
+			*end = SMTP_BODY_END;
+			return i + 1;
+		}
+		if (p[i] == '\n')
+			s = 1;
+		else if (p[i] == '.' && s == 1)
+			s = 2;
+		else if (p[i] == '\r' && s == 2)
+			s = 3;
+		else
+			s = 0;
+	}
+	b->state = s;
+	return len;
 }
 
 /*
@@ -99,6 +143,8 @@ smtp_body_scan(struct smtp_body *b, const char *p, size_t len, int *end)
 	int		 c, s = b->state;
 
 	*end = SMTP_BODY_MORE;
+	if (b->loose)
+		return body_scan_loose(b, p, len, end);
 	for (i = 0; i < len; i++) {
 		if (s == 0) {
 			/*

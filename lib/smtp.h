@@ -31,9 +31,11 @@ enum smtp_body_end {
 
 struct smtp_body {
 	int	 state;
+	int	 loose;		/* after a bare LF: a line of "." ends it */
 };
 
 void	smtp_body_init(struct smtp_body *);
+void	smtp_body_loosen(struct smtp_body *);
 size_t	smtp_body_scan(struct smtp_body *, const char *, size_t, int *);
 
 int	smtp_reply_code(const char *, size_t);

@@ -15,6 +15,8 @@
  *
  *   COMMAND --DATA--> DATAWAIT --354--> BODY --"\r\n.\r\n"--> COMMAND
  *                              \--else--> COMMAND
+ *   BODY --bare LF--> LOOSEBODY --a line of "."--> COMMAND
+ *                               \--the reply to the message--> COMMAND
  *   COMMAND --STARTTLS, nothing owed--> TLSWANTED  (the rest of the
  *            client's input, sent before it could have seen a reply, is
  *            thrown away; TLS is set up now, not before it is needed)
@@ -38,6 +40,7 @@ enum {
 	TAG_OTHER,
 	TAG_EHLO,
 	TAG_DATA,
+	TAG_MESSAGE,		/* the reply to a message */
 	TAG_SWALLOW		/* greeting of the server started after TLS */
 };
 
@@ -110,6 +113,7 @@ proxy_reading(const struct proxy *p)
 		return p->ntags < PROXY_MAXTAGS;
 	case PROXY_DATAWAIT:
 	case PROXY_BODY:
+	case PROXY_LOOSEBODY:
 	case PROXY_REFUSED:
 		return 1;
 	default:
@@ -133,6 +137,7 @@ proxy_leftover(const struct proxy *p, const struct buf *in)
 		return memchr(buf_data(in), '\n', in->len) == NULL;
 	case PROXY_DATAWAIT:
 	case PROXY_BODY:
+	case PROXY_LOOSEBODY:
 		return 0;
 	default:
 		return 1;	/* nobody will read more commands */
@@ -272,9 +277,21 @@ client_body(struct proxy *p, struct buf *in, struct buf *out)
 		buf_move(out, in, n);
 	if (end == SMTP_BODY_MORE)
 		return;
-	tag_push(p, TAG_OTHER);		/* the reply to the message */
-	/* after a bare LF qmail-smtpd answers 451 and exits */
-	p->state = end == SMTP_BODY_END ? PROXY_COMMAND : PROXY_QUIT;
+	if (end == SMTP_BODY_STRAY) {
+		/*
+		 * A bare LF.  Stock qmail-smtpd answers 451 and exits; behind
+		 * fixcrio it reads on to a line of ".".  Which one is behind
+		 * us, its reply to the message tells (proxy_child()); until
+		 * then the message goes on, and ends at such a line.
+		 */
+		tag_push(p, TAG_MESSAGE);
+		smtp_body_loosen(&p->body);
+		p->state = PROXY_LOOSEBODY;
+		return;
+	}
+	if (p->state == PROXY_BODY)
+		tag_push(p, TAG_MESSAGE);
+	p->state = PROXY_COMMAND;
 }
 
 /* After a refused TLS-phase greeting: the next command gets the refusal. */
@@ -353,6 +370,7 @@ proxy_client(struct proxy *p, struct buf *in, struct buf *out,
 {
 	const char	*nl;
 	size_t		 n;
+	int		 state;
 
 	if (p->transparent) {
 		buf_move(out, in, in->len);
@@ -363,13 +381,15 @@ proxy_client(struct proxy *p, struct buf *in, struct buf *out,
 		return;
 	}
 	while (in->len > 0) {
-		if (p->state == PROXY_BODY) {
+		if (p->state == PROXY_BODY || p->state == PROXY_LOOSEBODY) {
+			state = p->state;
 			client_body(p, in, out);
-			if (p->state == PROXY_BODY)
-				return;
+			if (p->state == state)
+				return;		/* all read, or no room */
 			continue;
 		}
-		if (p->state != PROXY_COMMAND)
+		/* the server is gone: nobody will answer a command */
+		if (p->state != PROXY_COMMAND || p->childeof)
 			return;
 		nl = memchr(buf_data(in), '\n', in->len);
 		n = nl != NULL ? (size_t)(nl - buf_data(in)) + 1 : in->len;
@@ -528,6 +548,9 @@ proxy_child(struct proxy *p, struct buf *in, struct buf *out)
 		if (p->reply_tag == TAG_NONE)
 			continue;
 		tag_pop(p);
+		/* the server has answered the message: it is over for it */
+		if (p->reply_tag == TAG_MESSAGE && p->state == PROXY_LOOSEBODY)
+			p->state = PROXY_COMMAND;
 		if (p->reply_tag == TAG_DATA && p->state == PROXY_DATAWAIT) {
 			if (p->reply_code == 354) {
 				smtp_body_init(&p->body);

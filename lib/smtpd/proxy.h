@@ -16,6 +16,7 @@ enum proxy_state {
 	PROXY_COMMAND,		/* client lines are commands */
 	PROXY_DATAWAIT,		/* DATA forwarded; is the reply 354? */
 	PROXY_BODY,		/* client bytes are the message */
+	PROXY_LOOSEBODY,	/* ...after a bare LF: see client_body() */
 	PROXY_TLSWANTED,	/* STARTTLS accepted: is TLS ready? */
 	PROXY_STARTTLS,		/* "220 ready for tls" queued; stop */
 	PROXY_QUIT,		/* the server is going away; no more commands */

@@ -553,7 +553,11 @@ t_px_data_refused(void)
 }
 UNIT(t_px_data_refused, "proxy DATA refused keeps command mode");
 
-/* a bare LF: qmail-smtpd answers 451 and exits; nothing more is a command */
+/*
+ * A bare LF: stock qmail-smtpd answers 451 and exits.  The message goes
+ * on to a line of "." meanwhile; once the server has gone, nothing more
+ * is a command, and a STARTTLS after it is never answered.
+ */
 static void
 t_px_data_stray(void)
 {
@@ -563,15 +567,59 @@ t_px_data_stray(void)
 	SERVER("354 go ahead\r\n");
 	EXPECT(TOCLIENT, "354 go ahead\r\n");
 	CLIENT("hi\nthere\r\n.\r\nSTARTTLS\r\n");
-	EXPECT(TOCHILD, "DATA\r\nhi\n");
-	STATE(PROXY_QUIT);
+	EXPECT(TOCHILD, "DATA\r\nhi\nthere\r\n.\r\n");
+	STATE(PROXY_COMMAND);
 	SERVER("451 See https://cr.yp.to/docs/smtplf.html.\r\n");
+	proxy_childgone(&P);
 	EXPECT(TOCLIENT, "451 See https://cr.yp.to/docs/smtplf.html.\r\n");
 	CLIENT_AGAIN();
 	EXPECT_EMPTY(TOCHILD);
 	EXPECT_EMPTY(TOCLIENT);
+	STATE(PROXY_COMMAND);
 }
-UNIT(t_px_data_stray, "proxy DATA bare LF ends the session");
+UNIT(t_px_data_stray, "proxy DATA bare LF, stock qmail-smtpd: 451, gone");
+
+/* the server answers the message before its end: it is over for it */
+static void
+t_px_data_stray_early_reply(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("DATA\r\n");
+	SERVER("354 go ahead\r\n");
+	EXPECT(TOCLIENT, "354 go ahead\r\n");
+	CLIENT("hi\nthere");
+	EXPECT(TOCHILD, "DATA\r\nhi\nthere");
+	STATE(PROXY_LOOSEBODY);
+	SERVER("451 See https://cr.yp.to/docs/smtplf.html.\r\n");
+	STATE(PROXY_COMMAND);
+	CHECK_INT(P.ntags, 0);
+}
+UNIT(t_px_data_stray_early_reply,
+    "proxy DATA bare LF, a reply before the end ends the message");
+
+/*
+ * Behind fixcrio, which turns every bare LF into CRLF, qmail-smtpd reads
+ * on: the message ends at a line of "." with or without CR, and the
+ * session goes on.
+ */
+static void
+t_px_data_stray_fixcrio(void)
+{
+	rig(0, 1, 0, 0);
+	GREET();
+	CLIENT("DATA\r\n");
+	SERVER("354 go ahead\r\n");
+	EXPECT(TOCLIENT, "354 go ahead\r\n");
+	CLIENT("hi\nSTARTTLS\n.x\n.\nQUIT\r\n");
+	EXPECT(TOCHILD, "DATA\r\nhi\nSTARTTLS\n.x\n.\nQUIT\r\n");
+	STATE(PROXY_QUIT);
+	SERVER("250 ok 1 qp 2\r\n221 bye\r\n");
+	EXPECT(TOCLIENT, "250 ok 1 qp 2\r\n221 bye\r\n");
+	CHECK_INT(P.ntags, 0);
+}
+UNIT(t_px_data_stray_fixcrio,
+    "proxy DATA bare LF behind fixcrio: a line of \".\" ends it");
 
 /* f. multi-line and split replies */
 
