@@ -373,10 +373,10 @@ def rblsmtpd_in_front_blocks_before_tls():
         expect(r.startswith(b"250"), "not listed: relays with certificate")
 
 
-# ------------------------------------------------------------ pitfalls
+# ------------------------------------ the STARTTLS boundary and parsing
 
 @test
-def pitfall1_plaintext_injection_discarded():
+def injection_after_starttls_discarded():
     with Server() as srv:
         c = Client(srv.port)
         c.reply()
@@ -399,7 +399,7 @@ def pitfall1_plaintext_injection_discarded():
 
 
 @test
-def pitfall2_replies_before_220_none_after():
+def replies_queued_before_220_none_after():
     # a slow server: its EHLO reply is still coming when STARTTLS arrives
     with Server(("SMTPD", "ODD", "--delay", "0.3")) as srv:
         c = Client(srv.port)
@@ -426,7 +426,7 @@ def pitfall2_replies_before_220_none_after():
 
 
 @test
-def pitfall3_no_relay_without_tls_and_implicit_tls():
+def no_relay_without_tls_and_implicit_tls():
     with Server() as srv:
         c = Client(srv.port)
         c.reply()
@@ -454,7 +454,7 @@ def pitfall3_no_relay_without_tls_and_implicit_tls():
 
 
 @test
-def pitfall4_rfc3207_rules():
+def rfc3207_rules():
     with Server() as srv:
         c = Client(srv.port)
         c.reply()
@@ -489,7 +489,7 @@ def pitfall4_rfc3207_rules():
 
 
 @test
-def pitfall4_broken_certificates():
+def broken_server_certificates():
     """A servercert.pem that cannot be used: no TLS, and the log names
     what is wrong with it, with no stale system error.  What its PEM
     blocks show (no key, no certificate, an encrypted key) is found at
@@ -535,7 +535,7 @@ def pitfall4_broken_certificates():
 
 
 @test
-def pitfall5_foreign_certificates_do_not_break_handshake():
+def foreign_client_certificates_do_not_break_handshake():
     """Ordinary MTAs present their own certificates: the handshake must
     succeed and mail to local domains must flow."""
     for certname in ("selfsigned", "otherca", "expired", "serveronly"):
@@ -549,7 +549,7 @@ def pitfall5_foreign_certificates_do_not_break_handshake():
 
 
 @test
-def pitfall6_environment_hygiene():
+def environment_hygiene():
     env = {"SMTPS": "", "UCSPITLS": "", "TLSCIPHERS": "HIGH",
            "SSL_CLIENT_VERIFY": "SUCCESS", "SSL_CLIENT_S_DN_Email":
            "good@example.com"}
@@ -573,7 +573,7 @@ def pitfall6_environment_hygiene():
 
 
 @test
-def pitfall7_starttls_inside_data_is_body():
+def starttls_inside_data_is_body():
     with Server() as srv:
         c = Client(srv.port)
         c.reply()
@@ -591,7 +591,7 @@ def pitfall7_starttls_inside_data_is_body():
 
 
 @test
-def pitfall7_bare_lf_ends_session_no_starttls():
+def bare_lf_ends_session_no_starttls():
     with Server() as srv:
         c = Client(srv.port)
         c.reply()
@@ -605,7 +605,7 @@ def pitfall7_bare_lf_ends_session_no_starttls():
 
 
 @test
-def pitfall7_nul_bytes_and_huge_lines():
+def nul_bytes_and_huge_lines():
     with Server() as srv:
         c = Client(srv.port)
         c.reply()
@@ -631,7 +631,7 @@ def pitfall7_nul_bytes_and_huge_lines():
 
 
 @test
-def pitfall7_split_and_multiline_replies():
+def split_and_multiline_replies():
     with Server(("SMTPD", "ODD", "--split")) as srv:
         c = Client(srv.port)
         expect_eq(c.reply(), b"220 odd.example ESMTP\r\n", "greeting")
@@ -652,7 +652,7 @@ def pitfall7_split_and_multiline_replies():
 
 
 @test
-def pitfall8_stalls_time_out():
+def stalls_time_out():
     chain = ("SMTPD", "-t", "2", "-T", "2", "STANDIN")
     with Server(chain) as srv:
         # after 220 ready for tls: no ClientHello
@@ -683,7 +683,7 @@ def pitfall8_stalls_time_out():
 
 
 @test
-def pitfall8_thousands_of_pipelined_commands():
+def thousands_of_pipelined_commands():
     with Server() as srv:
         c = Client(srv.port, timeout=30)
         c.reply()
