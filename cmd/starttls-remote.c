@@ -28,7 +28,7 @@
 #include <tls.h>
 
 #include "blast.h"
-#include "certid.h"
+#include "dane.h"
 #include "check.h"
 #include "control.h"
 #include "dns.h"
@@ -38,6 +38,7 @@
 #include "report.h"
 #include "route.h"
 #include "sandbox.h"
+#include "servercert.h"
 #include "smtpc.h"
 #include "sts.h"
 #include "stsfetch.h"
@@ -515,8 +516,8 @@ certificate_ok(struct delivery *d, const uint8_t *chain, size_t len,
 
 	switch (d->verdict.tls) {
 	case VERDICT_CAFILE:
-		if (certid_server(chain, len, rule_cafile(d), host,
-		    CERTID_NAME_SAN, why, sizeof(why)) == -1) {
+		if (servercert_verify(chain, len, rule_cafile(d), host,
+		    SERVERCERT_NAME_SAN, why, sizeof(why)) == -1) {
 			if (d->verdict.by == BY_STS)
 				snprintf(msg, msglen, "MTA-STS policy of %s: %s",
 				    d->policy_domain, why);
@@ -533,13 +534,13 @@ certificate_ok(struct delivery *d, const uint8_t *chain, size_t len,
 			    "tlsdestinations line %d requires", d->local.line);
 		return 0;
 	case VERDICT_PEM:
-		if (certid_server(chain, len, d->facts.pem, host,
-		    CERTID_NAME_SAN_OR_CN, msg, msglen) == -1)
+		if (servercert_verify(chain, len, d->facts.pem, host,
+		    SERVERCERT_NAME_SAN_OR_CN, msg, msglen) == -1)
 			return -1;
 		snprintf(msg, msglen, "server certificate verified");
 		return 0;
 	case VERDICT_DANE:
-		if (certid_dane(&d->facts.tlsa, chain, len, host, &m, msg,
+		if (dane_match(&d->facts.tlsa, chain, len, host, &m, msg,
 		    msglen) == -1)
 			return -1;
 		snprintf(msg, msglen, "DANE verified: TLSA %u %u %u of %s "
@@ -573,8 +574,8 @@ judge(struct delivery *d, struct tls *ctx)
 	size_t		 len;
 
 	chain = tls_peer_cert_chain_pem(ctx, &len);
-	if (d->verdict.testing && certid_server(chain, len, rule_cafile(d),
-	    d->server->host, CERTID_NAME_SAN, msg, sizeof(msg)) == -1)
+	if (d->verdict.testing && servercert_verify(chain, len, rule_cafile(d),
+	    d->server->host, SERVERCERT_NAME_SAN, msg, sizeof(msg)) == -1)
 		sts_would_refuse(d, msg);
 	if (certificate_ok(d, chain, len, msg, sizeof(msg)) == -1)
 		return tls_failed(d, TLSF_CERTIFICATE, 0, msg);

@@ -25,7 +25,8 @@
 
 #include <tls.h>
 
-#include "certid.h"
+#include "clienthello.h"
+#include "clientid.h"
 #include "child.h"
 #include "confcheck.h"
 #include "conn.h"
@@ -75,7 +76,7 @@ struct session {
 	struct env		 env;		/* for every server behind us */
 	struct env		 tlsenv;	/* what TLS adds to it */
 	struct tlsconf_server	 keys;		/* read before the sandbox */
-	struct certid_trust	 trust;
+	struct clientid_trust	 trust;
 	struct tls		*server;	/* set up when first needed */
 	int			 tlsok;		/* TLS may be had */
 	const char		*qmailqueue;	/* $QMAILQUEUE as it came */
@@ -202,10 +203,10 @@ tls_received(struct session *s)
 }
 
 static void
-tls_environment(struct conn *cl, struct env *e, struct certid_trust *trust,
+tls_environment(struct conn *cl, struct env *e, struct clientid_trust *trust,
     const char *certfile)
 {
-	struct certid	 id;
+	struct clientid	 id;
 	const uint8_t	*pem;
 	const char	*sni, *hash;
 	size_t		 pemlen;
@@ -224,7 +225,7 @@ tls_environment(struct conn *cl, struct env *e, struct certid_trust *trust,
 		return;
 	}
 	pem = tls_peer_cert_chain_pem(cl->tls, &pemlen);
-	certid_check(&id, pem, pemlen, trust);
+	clientid_check(&id, pem, pemlen, trust);
 	if ((hash = tls_peer_cert_hash(cl->tls)) != NULL)
 		env_set(e, "SSL_PEER_CERT_HASH", hash);
 	env_set(e, "SSL_PEER_CERT_SUBJECT", id.subject);
@@ -243,7 +244,7 @@ tls_environment(struct conn *cl, struct env *e, struct certid_trust *trust,
 	env_set(e, "SSL_CLIENT_S_DN", id.subject);
 	if (id.naddr > 0)
 		env_set(e, "SSL_CLIENT_S_DN_Email", id.addr[0]);
-	r = certid_listed(&id, trust);
+	r = clientid_listed(&id, trust);
 	if (r == -1) {
 		log_info("relay not granted: unable to read tlsclients: %s",
 		    strerror(errno));
@@ -437,7 +438,7 @@ spawn(struct session *s)
 	if (!opt.smtps)
 		start(&s->ch, opt.prog, &s->env, &s->cl);
 	if (s->tlsok && s->keys.askcert)
-		certid_load(&s->trust, opt.controldir);
+		clientid_load(&s->trust, opt.controldir);
 }
 
 /*
@@ -489,7 +490,7 @@ handshake(struct session *s)
 	long	 deadline = io_now() + opt.handshake * 1000L;
 	int	 r;
 
-	r = conn_hello(&s->cl, deadline, name, sizeof(name));
+	r = clienthello_read(&s->cl, deadline, name, sizeof(name));
 	if (r == 0 && server_for(s, name) == -1)
 		return -1;
 	if (r == 0)
@@ -560,7 +561,7 @@ main(int argc, char *argv[])
 	io_nodelay(1);
 	child_init(&s.ch);
 	child_init(&s.next);
-	certid_init(&s.trust);
+	clientid_init(&s.trust);
 
 	read_keys(&s);
 	drop();
@@ -579,6 +580,6 @@ main(int argc, char *argv[])
 	tlsconf_server_free(&s.keys);
 	env_free(&s.env);
 	env_free(&s.tlsenv);
-	certid_unload(&s.trust);
+	clientid_unload(&s.trust);
 	return status;
 }

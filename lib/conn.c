@@ -15,7 +15,6 @@
 #include <tls.h>
 
 #include "conn.h"
-#include "hello.h"
 #include "io.h"
 
 /*
@@ -218,21 +217,22 @@ conn_handshake(struct conn *c, long deadline)
 }
 
 /*
- * Before the server side's handshake: the client's first TLS record (its
- * ClientHello) read into the buffer that libtls will then read from, and
- * the server name it asks for (SNI) into name, "" for none.  Plaintext
- * read before this is dropped: it is not TLS.  Returns 0, -1 when the
- * client closed or a read failed, CONN_TIMEOUT.
+ * Before the server side's handshake: more of the client's first bytes
+ * read into the buffer libtls will then read from (conn_accept()), and
+ * left there; *data gets all that was read ahead so far.  Its length, or
+ * -1 when the client closed, a read failed or the buffer is full, or
+ * CONN_TIMEOUT.  (starttls-smtpd reads the ClientHello's server name
+ * this way, before choosing a certificate.)
  */
-int
-conn_hello(struct conn *c, long deadline, char *name, size_t namelen)
+ssize_t
+conn_readahead(struct conn *c, long deadline, const uint8_t **data)
 {
-	enum hello_sni	 r;
-	ssize_t		 n;
+	ssize_t	 n;
 
-	c->coff = c->clen = 0;
-	while ((r = hello_servername((const uint8_t *)cipher, c->clen,
-	    (char *)name, namelen)) == HELLO_MORE) {
+	*data = (const uint8_t *)cipher;
+	for (;;) {
+		if (c->clen == sizeof(cipher))
+			return -1;
 		n = read(c->rfd, cipher + c->clen, sizeof(cipher) - c->clen);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -249,15 +249,13 @@ conn_hello(struct conn *c, long deadline, char *name, size_t namelen)
 		if (n <= 0)
 			return -1;
 		c->clen += (size_t)n;
+		return (ssize_t)c->clen;
 	}
-	if (r != HELLO_NAME)
-		name[0] = '\0';
-	return 0;
 }
 
 /*
- * Server side of the handshake, after conn_hello().  Returns 0, -1 on a
- * TLS failure (see conn_error), CONN_TIMEOUT.
+ * Server side of the handshake, after any conn_readahead().  Returns 0,
+ * -1 on a TLS failure (see conn_error), CONN_TIMEOUT.
  */
 int
 conn_accept(struct conn *c, struct tls *server, long deadline)

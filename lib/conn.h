@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CONN_AGAIN	(-2)	/* read/write: poll, then try again */
 #define CONN_TIMEOUT	(-3)	/* handshake: the deadline passed */
@@ -41,7 +42,7 @@ void	conn_attach(struct conn *, int, int);
 ssize_t	conn_read(struct conn *, void *, size_t);
 ssize_t	conn_write(struct conn *, const void *, size_t);
 int	conn_writeall(struct conn *, const void *, size_t, long);
-int	conn_hello(struct conn *, long, char *, size_t);
+ssize_t	conn_readahead(struct conn *, long, const uint8_t **);
 int	conn_accept(struct conn *, struct tls *, long);
 int	conn_connect(struct conn *, struct tls *, const char *, long);
 void	conn_close(struct conn *, long);

@@ -6,7 +6,7 @@
  *			key may come first and text between the PEM blocks
  *			is ignored
  *   clientca.pem	when present, clients are asked for a certificate
- *			(see certid.c for how it is judged)
+ *			(see clientid.c for how it is judged)
  *   tlsserverciphers	OpenSSL cipher list, lines joined with ':';
  *			without it, ECDHE with AES-GCM or ChaCha20 only
  *   servercerts/<name>.pem
@@ -502,7 +502,7 @@ server_context(const struct tlsconf_server *sv, const uint8_t *pem,
 		/*
 		 * Ask for a certificate but accept any: libtls would abort
 		 * the handshake for an unknown CA, and ordinary MTAs send
-		 * their own certificates.  certid.c judges it afterwards.
+		 * their own certificates.  clientid.c judges it afterwards.
 		 */
 		tls_config_verify_client_optional(cfg);
 		tls_config_insecure_noverifycert(cfg);
@@ -610,7 +610,7 @@ client_keypair(struct tls_config *cfg, const char *dir, char *note,
  * A configured libtls client context, or NULL with the reason in err
  * (TLS cannot be set up at all: out of memory).  libtls is not asked to
  * judge the server's certificate: with a tlshosts/<host>.pem,
- * certid_server() does that after the handshake, so a failure can be
+ * servercert_verify() does that after the handshake, so a failure can be
  * reported in the qmail-tls patch's words; without one, TLS is
  * opportunistic and any certificate is taken.
  *

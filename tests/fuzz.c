@@ -330,15 +330,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #endif
 
 #ifdef FUZZ_certid
-#include "certid.h"
+#include "clientid.h"
+#include "servercert.h"
 #include "control.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct certid_trust	 t;
+	static struct clientid_trust	 t;
 	static int			 loaded;
-	struct certid			 id;
+	struct clientid			 id;
 	const char			*ca = getenv("FUZZ_CA");
 	char				 why[512];
 	size_t				 i;
@@ -346,7 +347,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!loaded) {		/* FUZZ_CA: the CA file, as clientca.pem */
 		char	 dir[4096], *base;
 
-		certid_init(&t);
+		clientid_init(&t);
 		snprintf(dir, sizeof(dir), "%s", ca != NULL ? ca : "/none");
 		if ((base = strrchr(dir, '/')) != NULL) {
 			*base++ = '\0';
@@ -357,15 +358,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t.clients.len = strlen(t.clients.data);
 		loaded = 1;
 	}
-	certid_check(&id, data, size, &t);
-	(void)certid_listed(&id, &t);
-	assert(id.naddr <= CERTID_MAXADDR);
+	clientid_check(&id, data, size, &t);
+	(void)clientid_listed(&id, &t);
+	assert(id.naddr <= CLIENTID_MAXADDR);
 	for (i = 0; i < id.naddr; i++)
 		assert(strchr(id.addr[i], '@') != NULL &&
 		    strlen(id.addr[i]) < sizeof(id.addr[i]));
 	assert(!id.verified || id.provided);
-	(void)certid_server(data, size, ca != NULL ? ca : "/nonexistent",
-	    "mx.example.org", CERTID_NAME_SAN, why, sizeof(why));
+	(void)servercert_verify(data, size, ca != NULL ? ca : "/nonexistent",
+	    "mx.example.org", SERVERCERT_NAME_SAN, why, sizeof(why));
 	return 0;
 }
 #endif
@@ -476,7 +477,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(set.rr[i].mtype != TLSA_SHA512 || set.rr[i].len == 64);
 		assert(set.rr[i].len > 0 && set.rr[i].len <= TLSA_MAXDATA);
 	}
-	if (certid_dane(&set, chain, chainlen, "mail.example.net", &m, why,
+	if (dane_match(&set, chain, chainlen, "mail.example.net", &m, why,
 	    sizeof(why)) == 0)
 		assert(m >= set.rr && m < set.rr + set.n);
 	else
@@ -570,7 +571,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #endif
 
 #ifdef FUZZ_hello
-#include "hello.h"
+#include "clienthello.h"
 
 /*
  * A client's first TLS record, read before the handshake: a name found
@@ -580,14 +581,14 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char		 name[256];
-	enum hello_sni	 r;
+	enum clienthello_sni	 r;
 
-	r = hello_servername(data, size, name, sizeof(name));
-	assert(r == HELLO_MORE || r == HELLO_NONE || r == HELLO_NAME);
-	if (r == HELLO_NAME)
+	r = clienthello_servername(data, size, name, sizeof(name));
+	assert(r == CLIENTHELLO_MORE || r == CLIENTHELLO_NONE || r == CLIENTHELLO_NAME);
+	if (r == CLIENTHELLO_NAME)
 		assert(strlen(name) > 0 && strlen(name) < sizeof(name));
-	if (r == HELLO_MORE)
-		assert(size < HELLO_RECORD_MAX);
+	if (r == CLIENTHELLO_MORE)
+		assert(size < CLIENTHELLO_RECORD_MAX);
 	return 0;
 }
 #endif

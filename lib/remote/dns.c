@@ -30,7 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "certid.h"
+#include "dane.h"
 #include "dns.h"
 #include "io.h"
 #include "sts.h"
@@ -467,7 +467,7 @@ tlsa_rr(const unsigned char *ans, const unsigned char *end,
 {
 	(void)ans;
 	(void)end;
-	certid_tlsa_add(arg, rd, (size_t)rdlen);
+	dane_tlsa_add(arg, rd, (size_t)rdlen);
 	return 0;
 }
 

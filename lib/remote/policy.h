@@ -10,7 +10,7 @@
 
 #include <limits.h>
 
-#include "certid.h"
+#include "dane.h"
 #include "dns.h"
 #include "sts.h"
 #include "tlsdest.h"

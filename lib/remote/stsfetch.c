@@ -25,10 +25,10 @@
 
 #include <tls.h>
 
-#include "certid.h"
 #include "conn.h"
 #include "dns.h"
 #include "io.h"
+#include "servercert.h"
 #include "sts.h"
 #include "stsfetch.h"
 #include "tlsconf.h"
@@ -302,8 +302,8 @@ https_name(struct tls *ctx, const char *cafile, const char *host, char *why,
 		snprintf(why, whylen, "no certificate from %s", host);
 		return -1;
 	}
-	return certid_server(chain, len, cafile != NULL ? cafile :
-	    tls_default_ca_cert_file(), host, CERTID_NAME_SAN, why, whylen);
+	return servercert_verify(chain, len, cafile != NULL ? cafile :
+	    tls_default_ca_cert_file(), host, SERVERCERT_NAME_SAN, why, whylen);
 }
 
 /*

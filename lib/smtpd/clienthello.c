@@ -6,9 +6,12 @@
  * length is checked against what is left of the record; this is remote
  * input, read before any TLS library sees it.
  */
+#include <sys/types.h>
+
 #include <string.h>
 
-#include "hello.h"
+#include "clienthello.h"
+#include "conn.h"
 
 #define RECORD_HANDSHAKE	22
 #define HANDSHAKE_CLIENT_HELLO	1
@@ -63,7 +66,7 @@ field(struct reader *r, size_t lenbytes)
 }
 
 /* The host_name of a server_name extension's body. */
-static enum hello_sni
+static enum clienthello_sni
 host_name(struct reader ext, char *name, size_t namelen)
 {
 	struct reader	 list, n;
@@ -79,39 +82,39 @@ host_name(struct reader ext, char *name, size_t namelen)
 			continue;
 		if (n.left == 0 || n.left >= namelen ||
 		    memchr(n.p, '\0', n.left) != NULL)
-			return HELLO_NONE;
+			return CLIENTHELLO_NONE;
 		memcpy(name, n.p, n.left);
 		name[n.left] = '\0';
-		return HELLO_NAME;
+		return CLIENTHELLO_NAME;
 	}
-	return HELLO_NONE;
+	return CLIENTHELLO_NONE;
 }
 
 /*
  * The server name that the TLS record at rec (len bytes read so far)
- * asks for, into name (namelen bytes, NUL included).  HELLO_MORE until
+ * asks for, into name (namelen bytes, NUL included).  CLIENTHELLO_MORE until
  * the record is whole.
  */
-enum hello_sni
-hello_servername(const uint8_t *rec, size_t len, char *name, size_t namelen)
+enum clienthello_sni
+clienthello_servername(const uint8_t *rec, size_t len, char *name, size_t namelen)
 {
 	struct reader	 r = { rec, len, 0 }, body, exts, ext;
 	size_t		 reclen;
 
 	if (len < 5)
-		return len > 0 && rec[0] != RECORD_HANDSHAKE ? HELLO_NONE :
-		    HELLO_MORE;
+		return len > 0 && rec[0] != RECORD_HANDSHAKE ? CLIENTHELLO_NONE :
+		    CLIENTHELLO_MORE;
 	if (rec[0] != RECORD_HANDSHAKE || rec[1] != 3)
-		return HELLO_NONE;
+		return CLIENTHELLO_NONE;
 	reclen = (size_t)rec[3] << 8 | rec[4];
-	if (5 + reclen > HELLO_RECORD_MAX)
-		return HELLO_NONE;
+	if (5 + reclen > CLIENTHELLO_RECORD_MAX)
+		return CLIENTHELLO_NONE;
 	if (len < 5 + reclen)
-		return HELLO_MORE;
+		return CLIENTHELLO_MORE;
 	skip(&r, 5);
 	r.left = reclen;
 	if (take(&r, 1) != HANDSHAKE_CLIENT_HELLO)
-		return HELLO_NONE;
+		return CLIENTHELLO_NONE;
 	body = r;
 	body.left = take(&body, 3);
 	if (body.left > r.left - 3)	/* goes on in the next record */
@@ -130,5 +133,28 @@ hello_servername(const uint8_t *rec, size_t len, char *name, size_t namelen)
 		if (type == EXT_SERVER_NAME)
 			return host_name(ext, name, namelen);
 	}
-	return HELLO_NONE;
+	return CLIENTHELLO_NONE;
+}
+
+/*
+ * Before the handshake: the client's first TLS record read ahead on c
+ * (where libtls will then read it from), and the server name it asks
+ * for into name, "" for none.  0; -1 when the client closed or a read
+ * failed; CONN_TIMEOUT.
+ */
+int
+clienthello_read(struct conn *c, long deadline, char *name, size_t namelen)
+{
+	enum clienthello_sni	 r = CLIENTHELLO_MORE;
+	const uint8_t		*rec;
+	ssize_t			 n;
+
+	while (r == CLIENTHELLO_MORE) {
+		if ((n = conn_readahead(c, deadline, &rec)) < 0)
+			return n == CONN_TIMEOUT ? CONN_TIMEOUT : -1;
+		r = clienthello_servername(rec, (size_t)n, name, namelen);
+	}
+	if (r != CLIENTHELLO_NAME)
+		name[0] = '\0';
+	return 0;
 }

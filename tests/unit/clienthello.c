@@ -1,10 +1,11 @@
 /*
- * Unit tests: the server name in a ClientHello (lib/hello.c) and which
- * names may pick a certificate file (tlsconf_servername).
+ * Unit tests: the server name in a ClientHello
+ * (lib/smtpd/clienthello.c) and which names may pick a certificate file
+ * (tlsconf_servername).
  */
 #include <string.h>
 
-#include "hello.h"
+#include "clienthello.h"
 #include "tlsconf.h"
 #include "unit.h"
 
@@ -70,39 +71,39 @@ sni_ext(uint8_t *out, const char *name)
 }
 
 static void
-t_hello_servername(void)
+t_clienthello_servername(void)
 {
 	uint8_t	 rec[1024], ext[512];
 	char	 name[256];
 	size_t	 n, i;
 
 	n = client_hello(rec, ext, sni_ext(ext, "Mail.Example.NET"));
-	CHECK_INT(hello_servername(rec, n, name, sizeof(name)), HELLO_NAME);
+	CHECK_INT(clienthello_servername(rec, n, name, sizeof(name)), CLIENTHELLO_NAME);
 	CHECK_STR(name, "Mail.Example.NET");
 	/* every cut of the record asks for more */
 	for (i = 0; i < n; i++)
-		CHECK_INT(hello_servername(rec, i, name, sizeof(name)),
-		    HELLO_MORE);
+		CHECK_INT(clienthello_servername(rec, i, name, sizeof(name)),
+		    CLIENTHELLO_MORE);
 	/* a name that does not fit is no name */
-	CHECK_INT(hello_servername(rec, n, name, 8), HELLO_NONE);
+	CHECK_INT(clienthello_servername(rec, n, name, 8), CLIENTHELLO_NONE);
 	/* no extensions at all */
 	n = client_hello(rec, ext, 0);
-	CHECK_INT(hello_servername(rec, n, name, sizeof(name)), HELLO_NONE);
+	CHECK_INT(clienthello_servername(rec, n, name, sizeof(name)), CLIENTHELLO_NONE);
 	/* a NUL inside the name */
 	n = client_hello(rec, ext, sni_ext(ext, "abc"));
 	rec[n - 2] = '\0';
-	CHECK_INT(hello_servername(rec, n, name, sizeof(name)), HELLO_NONE);
+	CHECK_INT(clienthello_servername(rec, n, name, sizeof(name)), CLIENTHELLO_NONE);
 	/* plaintext, or an alert, is not a hello */
-	CHECK_INT(hello_servername((const uint8_t *)"EHLO x\r\n", 8, name,
-	    sizeof(name)), HELLO_NONE);
-	CHECK_INT(hello_servername((const uint8_t *)"E", 1, name,
-	    sizeof(name)), HELLO_NONE);
+	CHECK_INT(clienthello_servername((const uint8_t *)"EHLO x\r\n", 8, name,
+	    sizeof(name)), CLIENTHELLO_NONE);
+	CHECK_INT(clienthello_servername((const uint8_t *)"E", 1, name,
+	    sizeof(name)), CLIENTHELLO_NONE);
 	/* the server_name extension's length beyond the record */
 	n = client_hello(rec, ext, sni_ext(ext, "x.example"));
 	rec[n - sni_ext(ext, "x.example") + 8] = 0xff;
-	CHECK_INT(hello_servername(rec, n, name, sizeof(name)), HELLO_NONE);
+	CHECK_INT(clienthello_servername(rec, n, name, sizeof(name)), CLIENTHELLO_NONE);
 }
-UNIT(t_hello_servername, "hello_servername: SNI from the first record");
+UNIT(t_clienthello_servername, "clienthello_servername: SNI from the first record");
 
 static void
 t_tlsconf_servername(void)

@@ -1,5 +1,5 @@
 /*
- * Unit tests: DANE in lib/certid.c, which TLSA records SMTP can use and
+ * Unit tests: DANE in lib/remote/dane.c, which TLSA records SMTP can use and
  * whether a chain matches one.  The certificates are made here, in
  * memory, at test time: a CA, a leaf for mx.example.org signed by it, and
  * an expired leaf.
@@ -11,7 +11,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "certid.h"
+#include "dane.h"
 
 static struct {
 	EVP_PKEY	*cakey, *key;
@@ -143,9 +143,9 @@ one(int usage, int selector, int mtype, X509 *x, X509 *leaf, X509 *second,
 	size_t			 n = pem_chain(chain, sizeof(chain), leaf, second);
 
 	memset(&set, 0, sizeof(set));
-	certid_tlsa_add(&set, rd, rdata(rd, usage, selector, mtype, x));
+	dane_tlsa_add(&set, rd, rdata(rd, usage, selector, mtype, x));
 	reason[0] = '\0';
-	if (certid_dane(&set, (const uint8_t *)chain, n, host, &m, reason,
+	if (dane_match(&set, (const uint8_t *)chain, n, host, &m, reason,
 	    sizeof(reason)) == -1)
 		return -1;
 	return m == &set.rr[0] ? 0 : -2;
@@ -170,7 +170,7 @@ t_dane_ee(void)
 	CHECK_INT(one(3, 0, 1, pki.ca, pki.leaf, pki.ca, "mx.example.org"),
 	    -1);
 }
-UNIT(t_dane_ee, "certid: DANE-EE matches the leaf, no name, no dates");
+UNIT(t_dane_ee, "dane: DANE-EE matches the leaf, no name, no dates");
 
 static void
 t_dane_ta(void)
@@ -194,7 +194,7 @@ t_dane_ta(void)
 	CHECK_INT(one(2, 0, 1, pki.other, pki.leaf, pki.other,
 	    "mx.example.org"), -1);
 }
-UNIT(t_dane_ta, "certid: DANE-TA anchors the chain, names and dates count");
+UNIT(t_dane_ta, "dane: DANE-TA anchors the chain, names and dates count");
 
 static void
 t_tlsa_usable(void)
@@ -207,29 +207,29 @@ t_tlsa_usable(void)
 	size_t	 i;
 
 	memset(&set, 0, sizeof(set));
-	certid_tlsa_add(&set, pkix_ee, sizeof(pkix_ee));
-	certid_tlsa_add(&set, pkix_ta, sizeof(pkix_ta));
-	certid_tlsa_add(&set, badsel, sizeof(badsel));
-	certid_tlsa_add(&set, badmt, sizeof(badmt));
-	certid_tlsa_add(&set, shortd, sizeof(shortd));
-	certid_tlsa_add(&set, longd, sizeof(longd));
-	certid_tlsa_add(&set, empty, sizeof(empty));
-	certid_tlsa_add(&set, empty, 2);
+	dane_tlsa_add(&set, pkix_ee, sizeof(pkix_ee));
+	dane_tlsa_add(&set, pkix_ta, sizeof(pkix_ta));
+	dane_tlsa_add(&set, badsel, sizeof(badsel));
+	dane_tlsa_add(&set, badmt, sizeof(badmt));
+	dane_tlsa_add(&set, shortd, sizeof(shortd));
+	dane_tlsa_add(&set, longd, sizeof(longd));
+	dane_tlsa_add(&set, empty, sizeof(empty));
+	dane_tlsa_add(&set, empty, 2);
 	CHECK_INT(set.n, 0);
 	CHECK_INT(set.unusable, 8);
-	certid_tlsa_add(&set, sha512, sizeof(sha512));
-	certid_tlsa_add(&set, full, sizeof(full));
+	dane_tlsa_add(&set, sha512, sizeof(sha512));
+	dane_tlsa_add(&set, full, sizeof(full));
 	CHECK_INT(set.n, 2);
 	CHECK_INT(set.rr[0].usage, TLSA_DANE_TA);
 	CHECK_INT(set.rr[0].len, 64);
 	CHECK_INT(set.rr[1].len, 2);
 	for (i = 0; i < TLSA_MAXRR + 3; i++)
-		certid_tlsa_add(&set, full, sizeof(full));
+		dane_tlsa_add(&set, full, sizeof(full));
 	CHECK_INT(set.n, TLSA_MAXRR);
 	CHECK_INT(set.unusable, 8 + 3 + 2);
 	/* no chain at all */
-	CHECK_INT(certid_dane(&set, (const uint8_t *)"", 0, "mx", &(const
+	CHECK_INT(dane_match(&set, (const uint8_t *)"", 0, "mx", &(const
 	    struct tlsa *){ NULL }, reason, sizeof(reason)), -1);
 	CHECK_STR(reason, "No certificate from mx");
 }
-UNIT(t_tlsa_usable, "certid: TLSA records SMTP cannot use are only counted");
+UNIT(t_tlsa_usable, "dane: TLSA records SMTP cannot use are only counted");

@@ -1,6 +1,6 @@
 /*
  * Unit tests: qmail-smtpd's Received field found and told about TLS
- * (lib/received.c).
+ * (lib/smtpd/received.c).
  */
 #include <string.h>
 
