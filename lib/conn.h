@@ -37,16 +37,18 @@ struct conn {
 	int		 syserr;	/* errno of our last failed read or write */
 };
 
-void	conn_init(struct conn *, int, int);
-void	conn_attach(struct conn *, int, int);
-ssize_t	conn_read(struct conn *, void *, size_t);
-ssize_t	conn_write(struct conn *, const void *, size_t);
-int	conn_writeall(struct conn *, const void *, size_t, long);
-ssize_t	conn_readahead(struct conn *, long, const uint8_t **);
-int	conn_accept(struct conn *, struct tls *, long);
-int	conn_connect(struct conn *, struct tls *, const char *, long);
-void	conn_close(struct conn *, long);
-int	conn_closed(struct conn *);
-const char *conn_error(struct conn *);
+void	conn_init(struct conn *c, int rfd, int wfd);
+void	conn_attach(struct conn *c, int rfd, int wfd);
+ssize_t	conn_read(struct conn *c, void *buf, size_t len);
+ssize_t	conn_write(struct conn *c, const void *buf, size_t len);
+int	conn_writeall(struct conn *c, const void *buf, size_t len,
+	    long deadline);
+ssize_t	conn_readahead(struct conn *c, long deadline, const uint8_t **data);
+int	conn_accept(struct conn *c, struct tls *server, long deadline);
+int	conn_connect(struct conn *c, struct tls *client,
+	    const char *servername, long deadline);
+void	conn_close(struct conn *c, long deadline);
+int	conn_closed(struct conn *c);
+const char *conn_error(struct conn *c);
 
 #endif

@@ -10,12 +10,15 @@
 
 #define CONTROL_MAX	(1024 * 1024)	/* no control file is this large */
 
-int	control_path(char *, size_t, const char *, const char *);
-int	control_open(const char *, const char *);
-int	control_readfile(const char *, const char *, char **, size_t *);
-int	control_readline(const char *, const char *, char *, size_t);
-int	control_readint(const char *, const char *, long *);
-int	control_hasline(const char *, const char *, const char *);
-int	control_haslinein(const char *, size_t, const char *);
+int	control_path(char *out, size_t outlen, const char *dir,
+	    const char *name);
+int	control_open(const char *dir, const char *name);
+int	control_readfile(const char *dir, const char *name, char **out,
+	    size_t *outlen);
+int	control_readline(const char *dir, const char *name, char *out,
+	    size_t outlen);
+int	control_readint(const char *dir, const char *name, long *out);
+int	control_hasline(const char *dir, const char *name, const char *s);
+int	control_haslinein(const char *p, size_t len, const char *s);
 
 #endif

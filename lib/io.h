@@ -14,13 +14,13 @@
 #define IO_AGAIN	(-2)	/* io_write: it would block */
 
 long	io_now(void);
-int	io_nonblock(int);
-int	io_cloexec(int);
-int	io_wait(int, short, long);
-ssize_t	io_read(int, void *, size_t, long);
-int	io_readall(int, size_t, char **, size_t *);
-void	io_nodelay(int);
-ssize_t	io_write(int, const void *, size_t);
-int	io_writeall(int, const void *, size_t, long);
+int	io_nonblock(int fd);
+int	io_cloexec(int fd);
+int	io_wait(int fd, short events, long deadline);
+ssize_t	io_read(int fd, void *buf, size_t len, long deadline);
+int	io_readall(int fd, size_t max, char **out, size_t *outlen);
+void	io_nodelay(int fd);
+ssize_t	io_write(int fd, const void *buf, size_t len);
+int	io_writeall(int fd, const void *buf, size_t len, long deadline);
 
 #endif

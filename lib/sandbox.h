@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-int	sandbox_relay(const pid_t *, size_t);
+int	sandbox_relay(const pid_t *children, size_t nchildren);
 const char *sandbox_kind(void);
 
 #endif

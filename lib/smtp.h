@@ -20,8 +20,8 @@ enum smtp_verb {
 	SMTP_STARTTLS
 };
 
-int	smtp_verb(const char *, size_t, int, int *);
-const char *smtp_verbname(int);
+int	smtp_verb(const char *line, size_t len, int complete, int *hasarg);
+const char *smtp_verbname(int verb);
 
 enum smtp_body_end {
 	SMTP_BODY_MORE = 0,	/* the message goes on */
@@ -34,12 +34,13 @@ struct smtp_body {
 	int	 loose;		/* after a bare LF: a line of "." ends it */
 };
 
-void	smtp_body_init(struct smtp_body *);
-void	smtp_body_loosen(struct smtp_body *);
-size_t	smtp_body_scan(struct smtp_body *, const char *, size_t, int *);
+void	smtp_body_init(struct smtp_body *b);
+void	smtp_body_loosen(struct smtp_body *b);
+size_t	smtp_body_scan(struct smtp_body *b, const char *p, size_t len,
+	    int *end);
 
-int	smtp_reply_code(const char *, size_t);
-int	smtp_reply_last(const char *, size_t);
-int	smtp_ehlo_keyword(const char *, size_t, const char *);
+int	smtp_reply_code(const char *p, size_t len);
+int	smtp_reply_last(const char *p, size_t len);
+int	smtp_ehlo_keyword(const char *p, size_t len, const char *kw);
 
 #endif

@@ -10,6 +10,6 @@ enum text_space {
 	TEXT_SPACE		/* a line of text: spaces stay */
 };
 
-int	text_safe(int, enum text_space);
+int	text_safe(int c, enum text_space space);
 
 #endif

@@ -34,17 +34,19 @@ struct tlsconf_server {
 	char		 used[TLSCONF_NAME_MAX + 32];	/* the file made */
 };
 
-int		 tlsconf_server_read(struct tlsconf_server *, const char *,
-		    const char *, char *, size_t);
-struct tls	*tlsconf_server_make(struct tlsconf_server *, const char *,
-		    char *, size_t);
-int		 tlsconf_servername(const char *, char *, size_t);
-void		 tlsconf_server_free(struct tlsconf_server *);
-struct tls	*tlsconf_client(const char *, struct tls_config **, char *,
-		    size_t, char *, size_t);
-void		 tlsconf_client_done(struct tls_config *);
-int		 tlsconf_ciphers(const char *, const char *, const char *,
-		    char **);
-int		 tlsconf_keypair_check(const uint8_t *, size_t, char *, size_t);
+int		 tlsconf_server_read(struct tlsconf_server *sv,
+	    const char *dir, const char *ciphersenv, char *err, size_t errlen);
+struct tls	*tlsconf_server_make(struct tlsconf_server *sv,
+	    const char *servername, char *err, size_t errlen);
+int		 tlsconf_servername(const char *name, char *out,
+	    size_t outlen);
+void		 tlsconf_server_free(struct tlsconf_server *sv);
+struct tls	*tlsconf_client(const char *dir, struct tls_config **cfgp,
+	    char *err, size_t errlen, char *note, size_t notelen);
+void		 tlsconf_client_done(struct tls_config *cfg);
+int		 tlsconf_ciphers(const char *envval, const char *dir,
+	    const char *file, char **out);
+int		 tlsconf_keypair_check(const uint8_t *pem, size_t len,
+	    char *why, size_t whylen);
 
 #endif

@@ -13,6 +13,6 @@ enum blast {
 	BLAST_DIED		/* the connection died */
 };
 
-enum blast	blast_send(int, struct smtpc *);
+enum blast	blast_send(int fd, struct smtpc *smtp);
 
 #endif

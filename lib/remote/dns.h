@@ -50,14 +50,16 @@ enum dns_sts {
 
 struct tlsa_set;
 
-int	dns_init(int);
-int	dns_trusted(char *, size_t);
-int	dns_literal(const char *, struct dns_list *);
-int	dns_ip(const char *, struct dns_list *, unsigned int, int);
-int	dns_mx(const char *, struct dns_list *, unsigned long);
-void	dns_fmt(const struct dns_addr *, char *, size_t);
-int	dns_connect(const struct dns_addr *, int, long, int *);
-enum dns_tlsa	dns_tlsa(const char *, int, struct tlsa_set *);
-enum dns_sts	dns_sts(const char *, char *, size_t);
+int	dns_init(int dnssec);
+int	dns_trusted(char *resolver, size_t len);
+int	dns_literal(const char *host, struct dns_list *l);
+int	dns_ip(const char *host, struct dns_list *l, unsigned int pref,
+	    int secure);
+int	dns_mx(const char *domain, struct dns_list *l, unsigned long random);
+void	dns_fmt(const struct dns_addr *d, char *out, size_t outlen);
+int	dns_connect(const struct dns_addr *d, int port, long deadline,
+	    int *timedout);
+enum dns_tlsa	dns_tlsa(const char *host, int port, struct tlsa_set *set);
+enum dns_sts	dns_sts(const char *domain, char *id, size_t idlen);
 
 #endif

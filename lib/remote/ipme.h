@@ -6,6 +6,6 @@
 
 struct sockaddr;
 
-int	ipme_is(const struct sockaddr *);
+int	ipme_is(const struct sockaddr *a);
 
 #endif

@@ -10,8 +10,8 @@
 
 #define MXNAME_MAX	254	/* 253 characters and the NUL */
 
-int	mxname_normal(const char *, char *, size_t);
-int	mxname_pattern(const char *, size_t, char *, size_t);
-int	mxname_match(const char *, const char *);
+int	mxname_normal(const char *host, char *out, size_t outlen);
+int	mxname_pattern(const char *s, size_t len, char *out, size_t outlen);
+int	mxname_match(const char *pattern, const char *name);
 
 #endif

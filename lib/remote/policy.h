@@ -87,10 +87,10 @@ struct mx_facts {
 	struct tlsa_set		 tlsa;			/* HOST_TLSA_USABLE */
 };
 
-void	policy_decide(const struct domain_rule *, const char *,
-	    const struct host_facts *, struct verdict *);
-void	policy_facts(const char *, const struct dns_addr *, int, int,
-	    struct mx_facts *);
-const char *policy_verdict_name(enum verdict_tls);
+void	policy_decide(const struct domain_rule *r, const char *host,
+	    const struct host_facts *found, struct verdict *v);
+void	policy_facts(const char *dir, const struct dns_addr *d, int port,
+	    int dane, struct mx_facts *m);
+const char *policy_verdict_name(enum verdict_tls v);
 
 #endif

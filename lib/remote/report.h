@@ -8,10 +8,10 @@
 
 #include <stddef.h>
 
-void	report_put(const char *, size_t);
-void	report_puts(const char *);
-void	report_safe(const char *);
-void	report_text(const char *, size_t);
+void	report_put(const char *p, size_t len);
+void	report_puts(const char *s);
+void	report_safe(const char *s);
+void	report_text(const char *text, size_t len);
 void	report_end(void);
 void	report_exit(void) __attribute__((__noreturn__));
 

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
-int	route_find(const char *, size_t, const char *, char *, size_t, int *);
+int	route_find(const char *routes, size_t routeslen, const char *host,
+	    char *relay, size_t relaylen, int *port);
 
 #endif

@@ -22,11 +22,11 @@ struct smtpc {
 	int		 died;		/* read or write failed */
 };
 
-void	smtpc_init(struct smtpc *, int, int);
-int	smtpc_reply(struct smtpc *);
-int	smtpc_send(struct smtpc *, const char *, size_t);
-int	smtpc_puts(struct smtpc *, const char *);
-int	smtpc_keyword(const struct smtpc *, const char *);
-size_t	smtpc_discard(struct smtpc *);
+void	smtpc_init(struct smtpc *s, int fd, int timeout_ms);
+int	smtpc_reply(struct smtpc *s);
+int	smtpc_send(struct smtpc *s, const char *p, size_t len);
+int	smtpc_puts(struct smtpc *s, const char *p);
+int	smtpc_keyword(const struct smtpc *s, const char *kw);
+size_t	smtpc_discard(struct smtpc *s);
 
 #endif

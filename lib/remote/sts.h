@@ -34,13 +34,13 @@ struct sts_policy {
 	time_t		 expires;		/* fetched + max_age */
 };
 
-int	sts_txt(const char *, size_t, char *, size_t);
-int	sts_policy_parse(const char *, size_t, struct sts_policy *, char *,
-	    size_t);
-int	sts_http_body(char *, size_t, int, char **, size_t *, char *,
-	    size_t);
-const char *sts_mx_next(const struct sts_policy *, const char *);
-int	sts_mx_match(const struct sts_policy *, const char *);
-const char *sts_mode_name(enum sts_mode);
+int	sts_txt(const char *txt, size_t len, char *id, size_t idlen);
+int	sts_policy_parse(const char *body, size_t len, struct sts_policy *p,
+	    char *why, size_t whylen);
+int	sts_http_body(char *resp, size_t len, int cut, char **body,
+	    size_t *bodylen, char *why, size_t whylen);
+const char *sts_mx_next(const struct sts_policy *p, const char *prev);
+int	sts_mx_match(const struct sts_policy *p, const char *host);
+const char *sts_mode_name(enum sts_mode m);
 
 #endif

@@ -31,13 +31,15 @@ struct sts_cached {
 	char			 failed_id[STS_IDMAX + 1];	/* for this id */
 };
 
-int	sts_cache_open(const char *, char *, size_t);
-int	sts_cache_read(int, const char *, struct sts_cached *, char *,
-	    size_t);
-int	sts_cache_write(int, const char *, const struct sts_cached *);
-int	sts_fetch(const char *, const char *, struct sts_policy *, char *,
-	    size_t);
-int	sts_policy_for(const char *, const char *, const char *,
-	    struct sts_policy *, char *, size_t);
+int	sts_cache_open(const char *dir, char *why, size_t whylen);
+int	sts_cache_read(int dirfd, const char *domain, struct sts_cached *c,
+	    char *why, size_t whylen);
+int	sts_cache_write(int dirfd, const char *domain,
+	    const struct sts_cached *c);
+int	sts_fetch(const char *domain, const char *cafile, struct sts_policy *p,
+	    char *why, size_t whylen);
+int	sts_policy_for(const char *domain, const char *cachedir,
+	    const char *cafile, struct sts_policy *p, char *note,
+	    size_t notelen);
 
 #endif

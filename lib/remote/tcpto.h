@@ -6,7 +6,7 @@
 
 #include <sys/socket.h>
 
-int	tcpto_skip(const struct sockaddr *, long);
-void	tcpto_note(const struct sockaddr *, int, long);
+int	tcpto_skip(const struct sockaddr *sa, long now);
+void	tcpto_note(const struct sockaddr *sa, int timedout, long now);
 
 #endif

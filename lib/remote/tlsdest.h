@@ -30,9 +30,11 @@ struct tlsdest {
 	char			 error[160];	/* not "": the line is bad */
 };
 
-int	tlsdest_parse(const char *, size_t, struct tlsdest *);
-int	tlsdest_find(const char *, size_t, const char *, struct tlsdest *);
-int	tlsdest_allows(const struct tlsdest *, const char *, const char *);
-const char *tlsdest_level_name(enum tlsdest_level);
+int	tlsdest_parse(const char *s, size_t len, struct tlsdest *t);
+int	tlsdest_find(const char *text, size_t len, const char *domain,
+	    struct tlsdest *t);
+int	tlsdest_allows(const struct tlsdest *t, const char *domain,
+	    const char *name);
+const char *tlsdest_level_name(enum tlsdest_level l);
 
 #endif

@@ -15,16 +15,16 @@ struct buf {
 	size_t	 size;
 };
 
-void	 buf_init(struct buf *, char *, size_t);
-char	*buf_data(const struct buf *);
-size_t	 buf_room(struct buf *);
-char	*buf_tail(struct buf *);
-void	 buf_added(struct buf *, size_t);
-int	 buf_put(struct buf *, const void *, size_t);
-int	 buf_puts(struct buf *, const char *);
-size_t	 buf_move(struct buf *, struct buf *, size_t);
-void	 buf_drop(struct buf *, size_t);
-int	 buf_full(const struct buf *);
-void	 buf_swap(struct buf *, struct buf *);
+void	 buf_init(struct buf *b, char *p, size_t size);
+char	*buf_data(const struct buf *b);
+size_t	 buf_room(struct buf *b);
+char	*buf_tail(struct buf *b);
+void	 buf_added(struct buf *b, size_t n);
+int	 buf_put(struct buf *b, const void *src, size_t n);
+int	 buf_puts(struct buf *b, const char *s);
+size_t	 buf_move(struct buf *dst, struct buf *src, size_t n);
+void	 buf_drop(struct buf *b, size_t n);
+int	 buf_full(const struct buf *b);
+void	 buf_swap(struct buf *a, struct buf *b);
 
 #endif

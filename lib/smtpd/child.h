@@ -26,13 +26,13 @@ struct child {
 };
 
 
-void	child_init(struct child *);
-int	child_start(struct child *, char **, struct env *);
-int	child_standby(struct child *, char **, struct env *,
-	    const char *const *);
-int	child_launch(struct child *, const struct env *);
-void	child_closein(struct child *);
-void	child_closeout(struct child *);
-int	child_end(struct child *, int);
+void	child_init(struct child *c);
+int	child_start(struct child *c, char **argv, struct env *e);
+int	child_standby(struct child *c, char **argv, struct env *e,
+	    const char *const *allowed);
+int	child_launch(struct child *c, const struct env *add);
+void	child_closein(struct child *c);
+void	child_closeout(struct child *c);
+int	child_end(struct child *c, int grace_ms);
 
 #endif

@@ -12,10 +12,10 @@ struct env {
 	size_t	  size;
 };
 
-int	env_init(struct env *, char **);
-int	env_set(struct env *, const char *, const char *);
-void	env_unset(struct env *, const char *);
-void	env_unset_prefix(struct env *, const char *);
-void	env_free(struct env *);
+int	env_init(struct env *e, char **from);
+int	env_set(struct env *e, const char *name, const char *value);
+void	env_unset(struct env *e, const char *name);
+void	env_unset_prefix(struct env *e, const char *prefix);
+void	env_free(struct env *e);
 
 #endif

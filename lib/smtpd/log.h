@@ -7,10 +7,10 @@
 #ifndef LOG_H
 #define LOG_H
 
-void	log_init(const char *);
-void	log_info(const char *, ...)
+void	log_init(const char *prog);
+void	log_info(const char *fmt, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
-void	log_fatal(int, const char *, ...)
+void	log_fatal(int code, const char *fmt, ...)
 	    __attribute__((__format__ (printf, 2, 3), __noreturn__));
 
 #endif

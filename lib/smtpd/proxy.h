@@ -76,19 +76,19 @@ enum proxy_mode {
 	PROXY_TRANSPARENT = 0x8	/* UCSPITLS="-": pass bytes untouched */
 };
 
-void	proxy_init(struct proxy *, int);
-void	proxy_restart(struct proxy *);
-void	proxy_tlsready(struct proxy *, int, struct buf *);
-int	proxy_reading(const struct proxy *);
-int	proxy_listening(const struct proxy *);
-int	proxy_leftover(const struct proxy *, const struct buf *);
-void	proxy_clientgone(struct proxy *);
-void	proxy_childgone(struct proxy *);
-int	proxy_clientended(const struct proxy *);
-int	proxy_tlswanted(const struct proxy *);
-enum proxy_next proxy_next(const struct proxy *, size_t);
-void	proxy_client(struct proxy *, struct buf *, struct buf *,
-	    struct buf *);
-void	proxy_child(struct proxy *, struct buf *, struct buf *);
+void	proxy_init(struct proxy *p, int mode);
+void	proxy_restart(struct proxy *p);
+void	proxy_tlsready(struct proxy *p, int ready, struct buf *reply);
+int	proxy_reading(const struct proxy *p);
+int	proxy_listening(const struct proxy *p);
+int	proxy_leftover(const struct proxy *p, const struct buf *in);
+void	proxy_clientgone(struct proxy *p);
+void	proxy_childgone(struct proxy *p);
+int	proxy_clientended(const struct proxy *p);
+int	proxy_tlswanted(const struct proxy *p);
+enum proxy_next proxy_next(const struct proxy *p, size_t unread);
+void	proxy_client(struct proxy *p, struct buf *in, struct buf *out,
+	    struct buf *reply);
+void	proxy_child(struct proxy *p, struct buf *in, struct buf *out);
 
 #endif

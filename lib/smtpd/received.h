@@ -18,8 +18,8 @@ enum received_head {
 
 enum received_head
 		 received_find(const char *, size_t, size_t *, size_t *);
-int		 received_protocol(char *, size_t, const char *, const char *,
-		    const char *);
-const char	*received_iana(const char *);
+int		 received_protocol(char *out, size_t outlen,
+	    const char *version, const char *cipher, const char *verify);
+const char	*received_iana(const char *cipher);
 
 #endif

@@ -23,9 +23,9 @@ enum relay_end {
  * Non-zero: the client gets 220 and the relay returns RELAY_STARTTLS
  * once it is sent; zero: 454, and the session goes on in plaintext.
  */
-typedef int	relay_tls_fn(void *);
+typedef int	relay_tls_fn(void *arg);
 
-int	relay_run(struct conn *, struct child *, struct proxy *, int,
-	    relay_tls_fn *, void *);
+int	relay_run(struct conn *cl, struct child *ch, struct proxy *px,
+	    int idle_ms, relay_tls_fn *tlsready, void *arg);
 
 #endif
