@@ -214,7 +214,7 @@ tlsconf_ciphers(const char *envval, const char *dir, const char *file,
     char **out)
 {
 	char	*p;
-	size_t	 len, i;
+	size_t	 len, i, n;
 	int	 r;
 
 	*out = NULL;
@@ -226,12 +226,17 @@ tlsconf_ciphers(const char *envval, const char *dir, const char *file,
 		return -1;
 	if (r == 0)
 		return 0;
-	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' ||
-	    p[len - 1] == ' '))
-		p[--len] = '\0';
-	for (i = 0; i < len; i++)
-		if (p[i] == '\n' || p[i] == '\r')
-			p[i] = ':';
+	/* lines joined with ':', CRs and blank lines dropped */
+	for (i = 0, n = 0; i < len; i++) {
+		if (p[i] == '\r' || (p[i] == '\n' && (n == 0 ||
+		    p[n - 1] == ':')))
+			continue;
+		p[n++] = p[i] == '\n' ? ':' : p[i];
+	}
+	while (n > 0 && (p[n - 1] == ':' || p[n - 1] == ' '))
+		n--;
+	p[n] = '\0';
+	len = n;
 	if (len == 0) {
 		free(p);
 		return 0;

@@ -12,79 +12,27 @@
 #include <openssl/x509v3.h>
 
 #include "dane.h"
+#include "pki.h"
 
 static struct {
 	EVP_PKEY	*cakey, *key;
 	X509		*ca, *leaf, *expired, *other;
 } pki;
 
-static EVP_PKEY *
-ec_key(void)
-{
-	EVP_PKEY_CTX	*ctx;
-	EVP_PKEY	*k = NULL;
-
-	if ((ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL)) == NULL ||
-	    EVP_PKEY_keygen_init(ctx) != 1 ||
-	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx,
-	    NID_X9_62_prime256v1) != 1 || EVP_PKEY_keygen(ctx, &k) != 1)
-		k = NULL;
-	EVP_PKEY_CTX_free(ctx);
-	return k;
-}
-
-static void
-ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX	 v3;
-	X509_EXTENSION	*e;
-
-	X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) != NULL) {
-		X509_add_ext(x, e, -1);
-		X509_EXTENSION_free(e);
-	}
-}
-
-/* A certificate for cn, valid from..to days from now, signed by issuer. */
-static X509 *
-make_cert(const char *cn, const char *san, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *ikey, long from, long to, long serial)
-{
-	X509	*x = X509_new();
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_gmtime_adj(X509_getm_notBefore(x), from * 86400);
-	X509_gmtime_adj(X509_getm_notAfter(x), to * 86400);
-	X509_set_pubkey(x, key);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(issuer != NULL ? issuer :
-	    x));
-	if (san == NULL)
-		ext(x, issuer != NULL ? issuer : x, NID_basic_constraints,
-		    "critical,CA:TRUE");
-	else
-		ext(x, issuer, NID_subject_alt_name, san);
-	X509_sign(x, ikey, EVP_sha256());
-	return x;
-}
-
 static int
 pki_make(void)
 {
 	if (pki.ca != NULL)
 		return 0;
-	if ((pki.cakey = ec_key()) == NULL || (pki.key = ec_key()) == NULL)
+	if ((pki.cakey = pki_key()) == NULL || (pki.key = pki_key()) == NULL)
 		return -1;
-	pki.ca = make_cert("DANE test CA", NULL, pki.cakey, NULL, pki.cakey,
+	pki.ca = pki_cert("DANE test CA", NULL, pki.cakey, NULL, pki.cakey,
 	    -1, 30, 1);
-	pki.leaf = make_cert("mx.example.org", "DNS:mx.example.org", pki.key,
+	pki.leaf = pki_cert("mx.example.org", "DNS:mx.example.org", pki.key,
 	    pki.ca, pki.cakey, -1, 30, 2);
-	pki.expired = make_cert("mx.example.org", "DNS:mx.example.org",
+	pki.expired = pki_cert("mx.example.org", "DNS:mx.example.org",
 	    pki.key, pki.ca, pki.cakey, -30, -1, 3);
-	pki.other = make_cert("DANE other CA", NULL, pki.cakey, NULL,
+	pki.other = pki_cert("DANE other CA", NULL, pki.cakey, NULL,
 	    pki.cakey, -1, 30, 4);
 	return pki.leaf != NULL && pki.expired != NULL ? 0 : -1;
 }
@@ -93,19 +41,7 @@ pki_make(void)
 static size_t
 pem_chain(char *out, size_t outlen, X509 *leaf, X509 *second)
 {
-	BIO	*b = BIO_new(BIO_s_mem());
-	char	*p;
-	long	 n;
-
-	PEM_write_bio_X509(b, leaf);
-	if (second != NULL)
-		PEM_write_bio_X509(b, second);
-	n = BIO_get_mem_data(b, &p);
-	if (n < 0 || (size_t)n >= outlen)
-		n = 0;
-	memcpy(out, p, (size_t)n);
-	BIO_free(b);
-	return (size_t)n;
+	return pki_pem(out, outlen, leaf, second);
 }
 
 /* A TLSA record's RDATA for x: usage, selector, matching type, data. */
