@@ -6,8 +6,10 @@ import os
 import shutil
 import subprocess
 
+from dnssec import Resolver, query
 from lib import (collector, cert, expect, expect_eq, expect_in,
                  expect_not_in, run, SMTPD, BUILD, WORK)
+from peers import Dnsmasq
 
 TESTS, test = collector()
 
@@ -43,7 +45,10 @@ def check_smtpd(ctl, env=None, user=None):
 
 
 def check_remote(ctl, env=None):
-    e = dict(os.environ, STARTTLS_QMAILHOME=os.path.dirname(ctl))
+    """starttls-remote -C on ctl; a resolver that does not answer fails
+    at once."""
+    e = dict(os.environ, STARTTLS_QMAILHOME=os.path.dirname(ctl),
+             RES_OPTIONS="timeout:1 attempts:1")
     e.update(env or {})
     p = run([REMOTE, "-C"], env=e, timeout=30)
     return p.returncode, p.stdout.decode()
@@ -259,30 +264,52 @@ def check_remote_files():
 
 @test
 def check_remote_dane():
-    """starttls-remote -C says whether DANE can apply: on with a resolver
-    on this host, a warning (DANE would never apply) with one elsewhere
-    that resolv.conf does not trust, off with control/nodane."""
+    """starttls-remote -C says whether DANE can apply, and which resolver
+    it asked: a warning (DANE would never apply) with one elsewhere that
+    resolv.conf does not trust, off with control/nodane."""
     ctl = control({})
-    code, out = check_remote(ctl, {"DNSCACHEIP": "127.0.0.1#5353"})
-    expect_eq(code, 0, "exit:\n" + out)
-    expect_line(out, "nodane", "ok", "DANE is on: the resolver 127.0.0.1 "
-                "is trusted")
     with open("/etc/resolv.conf") as f:
         trusted = "trust-ad" in f.read()
     if not trusted:
         code, out = check_remote(ctl, {"DNSCACHEIP": "192.0.2.53"})
         expect_eq(code, 0, "exit:\n" + out)
         expect_line(out, "nodane", "warning", "DANE never applies: the "
-                    "resolver 192.0.2.53 is not on this host")
-    # glibc reads resolv.conf's options from $RES_OPTIONS too
+                    "resolver 192.0.2.53 (from $DNSCACHEIP) is not on this "
+                    "host")
+    # glibc reads resolv.conf's options from $RES_OPTIONS too: trusted,
+    # it is asked, and here it does not answer
     code, out = check_remote(ctl, {"DNSCACHEIP": "192.0.2.53",
-                                   "RES_OPTIONS": "trust-ad"})
-    expect_line(out, "nodane", "ok", "the resolver 192.0.2.53 is trusted")
+                                   "RES_OPTIONS": "trust-ad timeout:1 "
+                                   "attempts:1"})
+    expect_line(out, "nodane", "warning", "the resolver 192.0.2.53 (from "
+                "$DNSCACHEIP) did not answer for the root zone")
     with open(os.path.join(ctl, "nodane"), "w"):
         pass
     code, out = check_remote(ctl, {"DNSCACHEIP": "192.0.2.53"})
     expect_line(out, "nodane", "ok", "DANE is off")
     expect_eq(code, 0, "exit:\n" + out)
+
+
+@test
+def check_remote_resolver_validates():
+    """-C asks the resolver for the root zone and says whether it
+    validates: a validating unbound (the root's key its trust anchor)
+    sets the AD bit, so DANE is on; a dnsmasq that forwards to it and
+    does not validate clears it: a warning, DANE never applies."""
+    ctl = control({})
+    with Resolver({".": ""}, signed=["."]) as r:
+        code, out = check_remote(ctl, r.env)
+        expect_eq(code, 0, "exit:\n" + out)
+        expect_line(out, "nodane", "ok", "DANE is on: the resolver "
+                    "127.0.0.1#%d (from $DNSCACHEIP) validates" % r.port)
+        with Dnsmasq(["--server=127.0.0.1#%d" % r.port]) as d:
+            expect_eq(query(d.port, ".", "SOA").rcode_name, "NOERROR",
+                      "dnsmasq's answer")
+            code, out = check_remote(ctl, d.env)
+    expect_eq(code, 0, "exit:\n" + out)
+    expect_line(out, "nodane", "warning", "DANE never applies: the "
+                "resolver 127.0.0.1#%d (from $DNSCACHEIP) does not "
+                "validate" % d.port)
 
 
 @test
@@ -309,3 +336,4 @@ def check_remote_mta_sts():
     code, out = check_remote(ctl)
     expect_eq(code, 0, "exit:\n" + out)
     expect_line(out, "nomtasts", "ok", "MTA-STS is off")
+

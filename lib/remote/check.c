@@ -2,7 +2,8 @@
  * starttls-remote -C: the control files checked as a delivery reads them
  * (confcheck.h), one line each on stdout; run by hand, never by qmail.
  * What the checks below add to confcheck.c's is starttls-remote's own:
- * DANE's resolver, the MTA-STS cache and CAs, tlsdestinations.
+ * DANE's resolver and whether it validates, the MTA-STS cache and CAs,
+ * tlsdestinations.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -25,13 +26,39 @@
 #include "tlsdest.h"
 
 /*
+ * Does the resolver that DANE trusts validate?  Without that, it is
+ * trusted for nothing, and no TLSA record is ever used.
+ */
+static void
+check_validation(struct confcheck *c, const char *resolver)
+{
+	switch (dns_validates()) {
+	case 1:
+		confcheck_say(c, "nodane", CHECK_OK, "absent, so DANE is on: "
+		    "the resolver %s validates (the AD bit on its answer for "
+		    "the root zone)", resolver);
+		break;
+	case 0:
+		confcheck_say(c, "nodane", CHECK_WARNING, "absent, but DANE "
+		    "never applies: the resolver %s does not validate (no AD "
+		    "bit on its answer for the root zone)", resolver);
+		break;
+	default:
+		confcheck_say(c, "nodane", CHECK_WARNING, "absent, but the "
+		    "resolver %s did not answer for the root zone: whether it "
+		    "validates is unknown, and deliveries find no mail server "
+		    "while it does not answer", resolver);
+	}
+}
+
+/*
  * Is DANE on, and can it ever apply: does the resolver a delivery would
- * ask have its DNSSEC answers trusted?
+ * ask have its DNSSEC answers trusted, and does it validate them?
  */
 static void
 check_dane(struct confcheck *c, const char *dir)
 {
-	char	 path[PATH_MAX], resolver[64];
+	char	 path[PATH_MAX], resolver[80];
 
 	if (control_path(path, sizeof(path), dir, "nodane") == 0 &&
 	    access(path, F_OK) == 0)
@@ -41,8 +68,7 @@ check_dane(struct confcheck *c, const char *dir)
 		    "on, but the resolver cannot be set up: see $DNSCACHEIP "
 		    "and /etc/resolv.conf");
 	else if (dns_trusted(resolver, sizeof(resolver)))
-		confcheck_say(c, "nodane", CHECK_OK, "absent, so DANE is on: "
-		    "the resolver %s is trusted to validate", resolver);
+		check_validation(c, resolver);
 	else
 		confcheck_say(c, "nodane", CHECK_WARNING, "absent, but DANE "
 		    "never applies: the resolver %s is not on this host, and "

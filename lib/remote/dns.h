@@ -52,6 +52,7 @@ struct tlsa_set;
 
 int	dns_init(int);
 int	dns_trusted(char *, size_t);
+int	dns_validates(void);
 int	dns_literal(const char *, struct dns_list *);
 int	dns_ip(const char *, struct dns_list *, unsigned int, int);
 int	dns_mx(const char *, struct dns_list *, unsigned long);
