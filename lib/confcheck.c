@@ -50,7 +50,7 @@ confcheck_init(struct confcheck *c, const char *dir)
 	c->dir = dir;
 }
 
-/* One finding about file (relative to the control directory). */
+/* One finding about file (relative to the control directory, or a path). */
 void
 confcheck_say(struct confcheck *c, const char *file, enum check_level level,
     const char *fmt, ...)
@@ -64,7 +64,8 @@ confcheck_say(struct confcheck *c, const char *file, enum check_level level,
 	va_end(ap);
 	for (i = 0; text[i] != '\0'; i++)
 		text[i] = (char)text_safe(text[i], TEXT_SPACE);
-	printf("%s/%s: %s: %s\n", c->dir, file, levels[level], text);
+	printf("%s%s%s: %s: %s\n", file[0] == '/' ? "" : c->dir,
+	    file[0] == '/' ? "" : "/", file, levels[level], text);
 	fflush(stdout);
 	c->seen[level]++;
 }

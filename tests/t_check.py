@@ -337,3 +337,49 @@ def check_remote_mta_sts():
     expect_eq(code, 0, "exit:\n" + out)
     expect_line(out, "nomtasts", "ok", "MTA-STS is off")
 
+
+STOCK_RC = ('#!/bin/sh\n'
+            '# Using qmail-local to deliver messages to ~/Mailbox by default.'
+            '\n\nexec env - PATH="/var/qmail/bin:$PATH" \\\n'
+            'qmail-start ./Mailbox splogger qmail\n')
+
+
+@test
+def check_remote_environment_of_deliveries():
+    """-C checks DANE with its own environment; qmail's rc may start
+    qmail-start through "env -", which drops $DNSCACHEIP: then -C says
+    so, with the line that works; where rc gives a value -C did not
+    have, it says how to run it; the same value is ok."""
+    ctl = control({})
+    rc = os.path.join(os.path.dirname(ctl), "rc")
+    env = {"DNSCACHEIP": "192.0.2.53"}
+    code, out = check_remote(ctl, env)
+    expect_not_in("/rc: ", out, "no rc, nothing said")
+    with open(rc, "w") as f:
+        f.write(STOCK_RC)
+    code, out = check_remote(ctl, env)
+    expect_eq(code, 0, "exit:\n" + out)
+    expect_in("\n%s: warning: " % rc, "\n" + out, "the path of rc")
+    expect_line(out, "rc", "warning", "env -, which drops $DNSCACHEIP: "
+                "this check asked 192.0.2.53, deliveries ask the resolvers "
+                "of /etc/resolv.conf; the line that works: exec env - "
+                'DNSCACHEIP=192.0.2.53 PATH="/var/qmail/bin:$PATH" '
+                "qmail-start ./Mailbox splogger qmail")
+    code, out = check_remote(ctl)
+    expect_not_in("/rc: ", out, "neither has it")
+    with open(rc, "w") as f:
+        f.write(STOCK_RC.replace("env - ", "env - DNSCACHEIP=192.0.2.53 "))
+    code, out = check_remote(ctl)
+    expect_line(out, "rc", "warning", "qmail-start gets "
+                "DNSCACHEIP=192.0.2.53, but this check had no $DNSCACHEIP: "
+                "run it with DNSCACHEIP=192.0.2.53")
+    code, out = check_remote(ctl, env)
+    expect_line(out, "rc", "ok", "qmail-start gets DNSCACHEIP=192.0.2.53, "
+                "as this check had it")
+    expect_not_in("/rc: warning", out, "the same resolver")
+    # without "env -", qmail-start inherits rc's environment: no verdict
+    with open(rc, "w") as f:
+        f.write(STOCK_RC.replace("env - ", "env "))
+    code, out = check_remote(ctl, env)
+    expect_not_in("/rc: ", out, "no env -")
+

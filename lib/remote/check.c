@@ -2,8 +2,8 @@
  * starttls-remote -C: the control files checked as a delivery reads them
  * (confcheck.h), one line each on stdout; run by hand, never by qmail.
  * What the checks below add to confcheck.c's is starttls-remote's own:
- * DANE's resolver and whether it validates, the MTA-STS cache and CAs,
- * tlsdestinations.
+ * DANE's resolver and whether it validates, the environment qmail's rc
+ * gives deliveries, the MTA-STS cache and CAs, tlsdestinations.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -24,6 +24,8 @@
 #include "dns.h"
 #include "stsfetch.h"
 #include "tlsdest.h"
+
+#define RC_WORDS	64		/* words of rc's qmail-start line */
 
 /*
  * Does the resolver that DANE trusts validate?  Without that, it is
@@ -74,6 +76,160 @@ check_dane(struct confcheck *c, const char *dir)
 		    "never applies: the resolver %s is not on this host, and "
 		    "/etc/resolv.conf does not trust it (options trust-ad)",
 		    resolver);
+}
+
+/* Is word the program prog, by name or by path? */
+static int
+word_is(const char *word, const char *prog)
+{
+	const char	*slash = strrchr(word, '/');
+
+	return strcmp(slash != NULL ? slash + 1 : word, prog) == 0;
+}
+
+/* Split line into its blank-separated words, in place: how many. */
+static int
+rc_words(char *line, char **w)
+{
+	int	 n = 0;
+
+	for (line = strtok(line, " \t"); line != NULL && n < RC_WORDS;
+	    line = strtok(NULL, " \t"))
+		w[n++] = line;
+	return n;
+}
+
+/*
+ * The command of rc (continuation lines joined, as the shell joins
+ * them) that starts qmail-start, into line: 1, or 0 when there is none.
+ */
+static int
+rc_command(const char *text, size_t len, char *line, size_t size)
+{
+	char	*w[RC_WORDS], copy[1024];
+	size_t	 i, n = 0;
+	int	 k, nw;
+
+	for (i = 0; i <= len; i++) {
+		if (i + 1 < len && text[i] == '\\' && text[i + 1] == '\n') {
+			i++;
+			continue;
+		}
+		if (i < len && text[i] != '\n') {
+			if (n + 1 < size)
+				line[n++] = text[i];
+			continue;
+		}
+		line[n] = '\0';
+		n = 0;
+		snprintf(copy, sizeof(copy), "%s", line);
+		nw = rc_words(copy, w);
+		for (k = 0; k < nw && w[0][0] != '#'; k++)
+			if (word_is(w[k], "qmail-start"))
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * In rc's command, the words "env -" puts in qmail-start's environment:
+ * their index in w and how many (*n), or -1 when qmail-start inherits
+ * rc's environment.
+ */
+static int
+rc_envlist(char **w, int nw, int *n)
+{
+	int	 k, start = -1;
+
+	for (k = 0; k + 1 < nw && !word_is(w[k], "qmail-start"); k++)
+		if (word_is(w[k], "env") && (strcmp(w[k + 1], "-") == 0 ||
+		    strcmp(w[k + 1], "-i") == 0 ||
+		    strcmp(w[k + 1], "--ignore-environment") == 0))
+			start = k + 2;
+	*n = start == -1 ? 0 : k - start;
+	return start;
+}
+
+/* The value var has in rc's env list (quotes taken off), or NULL. */
+static const char *
+rc_value(char **w, int n, const char *var, char *val, size_t size)
+{
+	size_t	 len = strlen(var), vlen;
+	int	 k;
+
+	for (k = 0; k < n; k++) {
+		if (strncmp(w[k], var, len) != 0 || w[k][len] != '=')
+			continue;
+		snprintf(val, size, "%s", w[k] + len + 1);
+		vlen = strlen(val);
+		if (vlen >= 2 && (val[0] == '"' || val[0] == '\'') &&
+		    val[vlen - 1] == val[0]) {
+			memmove(val, val + 1, vlen - 2);
+			val[vlen - 2] = '\0';
+		}
+		return val;
+	}
+	return NULL;
+}
+
+/*
+ * $DNSCACHEIP of -C's environment against the one rc gives qmail-start
+ * (given, or NULL): where they differ, DANE was judged for another
+ * resolver than deliveries ask.  line: rc's command; at: where its env
+ * list starts, for the line that works.
+ */
+static void
+rc_compare(struct confcheck *c, const char *rc, const char *given,
+    const char *line, size_t at)
+{
+	const char	*here = getenv("DNSCACHEIP");
+
+	if (here != NULL && *here == '\0')
+		here = NULL;
+	if (given == NULL && here == NULL)
+		return;
+	if (given == NULL)
+		confcheck_say(c, rc, CHECK_WARNING, "qmail-start runs through "
+		    "env -, which drops $DNSCACHEIP: this check asked %s, "
+		    "deliveries ask the resolvers of /etc/resolv.conf; the line "
+		    "that works: %.*s DNSCACHEIP=%s%s", here, (int)at, line,
+		    here, line + at);
+	else if (here != NULL && strcmp(given, here) == 0)
+		confcheck_say(c, rc, CHECK_OK, "qmail-start gets DNSCACHEIP=%s, "
+		    "as this check had it", given);
+	else
+		confcheck_say(c, rc, CHECK_WARNING, "qmail-start gets "
+		    "DNSCACHEIP=%s, but this check had %s%s: run it with "
+		    "DNSCACHEIP=%s to see what deliveries see", given,
+		    here != NULL ? "DNSCACHEIP=" : "no $DNSCACHEIP",
+		    here != NULL ? here : "", given);
+}
+
+/*
+ * qmail-send, and so every delivery, has the environment that rc in the
+ * qmail home gives qmail-start: with "env -", only what it lists.
+ */
+static void
+check_rc(struct confcheck *c, const char *home)
+{
+	char	 rc[PATH_MAX], line[1024], copy[1024], val[256], *text;
+	char	*w[RC_WORDS];
+	size_t	 len;
+	int	 nw, start, n;
+
+	if (control_readfile(home, "rc", &text, &len) != 1)
+		return;
+	snprintf(rc, sizeof(rc), "%s/rc", home);
+	if (rc_command(text, len, line, sizeof(line))) {
+		snprintf(copy, sizeof(copy), "%s", line + strspn(line, " \t"));
+		snprintf(line, sizeof(line), "%s", copy);
+		nw = rc_words(copy, w);
+		if ((start = rc_envlist(w, nw, &n)) != -1)
+			rc_compare(c, rc, rc_value(w + start, n, "DNSCACHEIP",
+			    val, sizeof(val)), line, (size_t)(w[start - 1] -
+			    copy) + strlen(w[start - 1]));
+	}
+	free(text);
 }
 
 /*
@@ -240,6 +396,7 @@ check_remote(const char *home)
 	confcheck_tlshosts(&c);
 	check_tlsdest(&c, home, dir);
 	check_dane(&c, dir);
+	check_rc(&c, home);
 	check_sts(&c, home, dir);
 	return confcheck_status(&c);
 }
