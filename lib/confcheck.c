@@ -616,8 +616,8 @@ entry_exists(struct confcheck *c, const char *sub, const char *entry)
 }
 
 /* Each entry of control/sub, to fn; 0, or -1 when sub is unreadable. */
-static int
-entries(struct confcheck *c, const char *sub,
+int
+confcheck_entries(struct confcheck *c, const char *sub,
     void (*fn)(struct confcheck *, const char *, const char *))
 {
 	char		 path[PATH_MAX], file[PATH_MAX];
@@ -699,13 +699,13 @@ servercerts_entry(struct confcheck *c, const char *file, const char *entry)
 void
 confcheck_servercerts(struct confcheck *c)
 {
-	entries(c, "servercerts", servercerts_entry);
+	confcheck_entries(c, "servercerts", servercerts_entry);
 }
 
 /* starttls-remote's policy per host: tlshosts/ and notlshosts/. */
 void
 confcheck_tlshosts(struct confcheck *c)
 {
-	entries(c, "tlshosts", tlshosts_entry);
-	entries(c, "notlshosts", notlshosts_entry);
+	confcheck_entries(c, "tlshosts", tlshosts_entry);
+	confcheck_entries(c, "notlshosts", notlshosts_entry);
 }

@@ -36,6 +36,8 @@ void	confcheck_tlsclients(struct confcheck *);
 void	confcheck_ciphers(struct confcheck *, const char *, const char *);
 void	confcheck_tlshosts(struct confcheck *);
 void	confcheck_cafile(struct confcheck *, const char *, const char *);
+int	confcheck_entries(struct confcheck *, const char *,
+	    void (*)(struct confcheck *, const char *, const char *));
 int	confcheck_status(const struct confcheck *);
 
 #endif

@@ -3,6 +3,7 @@ control directories made at test time, good and broken, as root and as an
 unprivileged user (the way an administrator runs it on a live system).
 """
 import os
+import pwd
 import shutil
 import subprocess
 
@@ -45,10 +46,11 @@ def check_smtpd(ctl, env=None, user=None):
 
 
 def check_remote(ctl, env=None):
-    """starttls-remote -C on ctl; a resolver that does not answer fails
-    at once."""
+    """starttls-remote -C on ctl, its files read as by nobody (this
+    machine has no qmailr), a resolver that does not answer failing at
+    once."""
     e = dict(os.environ, STARTTLS_QMAILHOME=os.path.dirname(ctl),
-             RES_OPTIONS="timeout:1 attempts:1")
+             STARTTLS_QMAILR="nobody", RES_OPTIONS="timeout:1 attempts:1")
     e.update(env or {})
     p = run([REMOTE, "-C"], env=e, timeout=30)
     return p.returncode, p.stdout.decode()
@@ -383,3 +385,50 @@ def check_remote_environment_of_deliveries():
     code, out = check_remote(ctl, env)
     expect_not_in("/rc: ", out, "no env -")
 
+
+def owned(ctl, name, mode, gid=0):
+    path = os.path.join(ctl, name)
+    os.chown(path, 0, gid)
+    os.chmod(path, mode)
+
+
+@test
+def check_remote_readers():
+    """Run as root, -C opens clientcert.pem and each tlshosts/*.pem as
+    the user deliveries run as ($STARTTLS_QMAILR, here nobody): one it
+    cannot read is an error (no client certificate is ever sent; the
+    host's mail is deferred); a clientcert.pem every user can read is a
+    warning; a user that does not exist leaves it unchecked."""
+    if os.geteuid() != 0:
+        return "skip"
+    nogroup = pwd.getpwnam("nobody").pw_gid
+    ctl = control({"clientcert.pem": read("client-combined.pem"),
+                   "tlshosts/mx.example.net.pem": read("ca.pem")})
+    owned(ctl, "clientcert.pem", 0o600)
+    owned(ctl, "tlshosts/mx.example.net.pem", 0o600)
+    code, out = check_remote(ctl)
+    expect_eq(code, 100, "exit:\n" + out)
+    expect_line(out, "clientcert.pem", "error", "nobody cannot read it "
+                "(Permission denied): no client certificate is ever sent")
+    expect_line(out, "tlshosts/mx.example.net.pem", "error", "nobody "
+                "cannot read it (Permission denied): every delivery to "
+                "that host is deferred")
+    owned(ctl, "clientcert.pem", 0o640, nogroup)
+    owned(ctl, "tlshosts/mx.example.net.pem", 0o644)
+    code, out = check_remote(ctl)
+    expect_eq(code, 0, "exit:\n" + out)
+    expect_line(out, "clientcert.pem", "ok", "nobody can read it")
+    expect_line(out, "tlshosts/mx.example.net.pem", "ok", "nobody can read")
+    expect_not_in("every user can read", out, "root:nogroup 640")
+    owned(ctl, "clientcert.pem", 0o644)
+    code, out = check_remote(ctl)
+    expect_line(out, "clientcert.pem", "warning", "every user can read it, "
+                "and its private key")
+    # the control directory on the way counts too
+    os.chmod(ctl, 0o700)
+    code, out = check_remote(ctl)
+    expect_line(out, "clientcert.pem", "error", "nobody cannot read it")
+    os.chmod(ctl, 0o755)
+    code, out = check_remote(ctl, {"STARTTLS_QMAILR": "no-such-user"})
+    expect_eq(code, 111, "exit:\n" + out)
+    expect_in("/control: unchecked: no user no-such-user here", out, "-C")

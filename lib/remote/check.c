@@ -3,14 +3,18 @@
  * (confcheck.h), one line each on stdout; run by hand, never by qmail.
  * What the checks below add to confcheck.c's is starttls-remote's own:
  * DANE's resolver and whether it validates, the environment qmail's rc
- * gives deliveries, the MTA-STS cache and CAs, tlsdestinations.
+ * gives deliveries, who can read the files, the MTA-STS cache and CAs,
+ * tlsdestinations.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +29,16 @@
 #include "stsfetch.h"
 #include "tlsdest.h"
 
+#define READER		"qmailr"	/* the user deliveries run as */
 #define RC_WORDS	64		/* words of rc's qmail-start line */
+#define GROUPS_MAX	256		/* root's own groups, kept aside */
+
+/* The user deliveries run as, with the one group qmail-start gives it. */
+static struct {
+	char	 name[64];
+	uid_t	 uid;
+	gid_t	 gid;
+} reader;
 
 /*
  * Does the resolver that DANE trusts validate?  Without that, it is
@@ -232,6 +245,117 @@ check_rc(struct confcheck *c, const char *home)
 	free(text);
 }
 
+/* Back to root's own ids, or no check after this one could be trusted. */
+static void
+reader_leave(gid_t egid, const gid_t *groups, int n)
+{
+	if (seteuid(0) == -1 || setegid(egid) == -1 ||
+	    setgroups(n, groups) == -1) {
+		printf("starttls-remote: fatal: unable to become root again: "
+		    "%s\n", strerror(errno));
+		exit(111);
+	}
+}
+
+/*
+ * Can the reader open path?  The kernel says, with the reader's ids as
+ * this process's effective ones for the moment: modes, ACLs and the
+ * directories on the way all count.  1, 0 (errno says why), or -1 when
+ * the ids could not be taken.
+ */
+static int
+reader_opens(const char *path)
+{
+	gid_t	 groups[GROUPS_MAX], egid = getegid();
+	int	 n, fd, saved, r = -1;
+
+	if ((n = getgroups(GROUPS_MAX, groups)) == -1)
+		return -1;
+	if (setgroups(1, &reader.gid) == 0 && setegid(reader.gid) == 0 &&
+	    seteuid(reader.uid) == 0) {
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+		r = fd != -1;
+		if (fd != -1)
+			close(fd);
+	}
+	saved = errno;
+	reader_leave(egid, groups, n);
+	errno = saved;
+	return r;
+}
+
+/* Can the reader read control/file?  lost: what follows if not. */
+static void
+check_reader(struct confcheck *c, const char *file, const char *lost)
+{
+	char		 path[PATH_MAX];
+	struct stat	 st;
+
+	if (control_path(path, sizeof(path), c->dir, file) == -1 ||
+	    stat(path, &st) == -1)
+		return;		/* its own lines say so */
+	switch (reader_opens(path)) {
+	case 1:
+		confcheck_say(c, file, CHECK_OK, "%s can read it",
+		    reader.name);
+		break;
+	case 0:
+		confcheck_say(c, file, CHECK_ERROR, "%s cannot read it (%s): "
+		    "%s", reader.name, strerror(errno), lost);
+		break;
+	default:
+		confcheck_say(c, file, CHECK_UNCHECKED, "unable to check as "
+		    "%s: %s", reader.name, strerror(errno));
+	}
+}
+
+static void
+tlshosts_reader(struct confcheck *c, const char *file, const char *entry)
+{
+	size_t	 n = strlen(entry);
+
+	if (n > 4 && strcmp(entry + n - 4, ".pem") == 0)
+		check_reader(c, file, "every delivery to that host is "
+		    "deferred");
+}
+
+/*
+ * Who can read the files a delivery reads.  Run as root, -C itself can
+ * read them all, so each is opened as the user deliveries run as
+ * (qmailr, or $STARTTLS_QMAILR).  clientcert.pem holds a private key:
+ * no other user should read it.
+ */
+static void
+check_readers(struct confcheck *c)
+{
+	const char	*name = getenv("STARTTLS_QMAILR");
+	struct passwd	*pw;
+	char		 path[PATH_MAX];
+	struct stat	 st;
+
+	if (name == NULL || *name == '\0')
+		name = READER;
+	if (control_path(path, sizeof(path), c->dir, "clientcert.pem") == 0 &&
+	    stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+		confcheck_say(c, "clientcert.pem", CHECK_WARNING, "every user "
+		    "can read it, and its private key: chmod 640 (with group "
+		    "qmail, e.g.)");
+	if (geteuid() != 0)
+		return;		/* the lines above say what this user read */
+	if ((pw = getpwnam(name)) == NULL) {
+		confcheck_say(c, c->dir, CHECK_UNCHECKED, "no user %s here: "
+		    "who can read the files is not checked (set "
+		    "$STARTTLS_QMAILR to the user deliveries run as)", name);
+		return;
+	}
+	snprintf(reader.name, sizeof(reader.name), "%s", pw->pw_name);
+	reader.uid = pw->pw_uid;
+	reader.gid = pw->pw_gid;
+	check_reader(c, "clientcert.pem", "no client certificate is ever "
+	    "sent");
+	confcheck_entries(c, "tlshosts", tlshosts_reader);
+}
+
 /*
  * The files in the MTA-STS cache: each must be ours alone, or a
  * delivery passes it over (and another user may have planted it).
@@ -394,6 +518,7 @@ check_remote(const char *home)
 	confcheck_keypair(&c, "clientcert.pem", NULL, CHECK_OPTIONAL);
 	confcheck_ciphers(&c, "tlsclientciphers", NULL);
 	confcheck_tlshosts(&c);
+	check_readers(&c);
 	check_tlsdest(&c, home, dir);
 	check_dane(&c, dir);
 	check_rc(&c, home);
