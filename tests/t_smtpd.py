@@ -2,6 +2,7 @@
 openssl s_client, curl and Python's smtplib, in front of the qmail-smtpd
 stand-in (tests/qmail-smtpd-standin.c), which records what it saw.
 """
+import filecmp
 import hashlib
 import os
 import random
@@ -1033,6 +1034,11 @@ def servers_run_programs_nobody_can_reach():
         expect_eq(os.path.dirname(path), lib.STAGED, "where it runs from")
         expect(not path.startswith(lib.TOP + os.sep) and
                not path.startswith(lib.BUILD + os.sep), path)
+        # copies of $STARTTLS_BUILD's programs, where that is set
+        if path != lib.ODD:
+            expect(filecmp.cmp(path, os.path.join(
+                lib.BUILD, os.path.basename(path)), shallow=False),
+                "%s is not a copy of the build's" % path)
     with Server() as srv:
         c = Client(srv.port)
         expect_eq(c.reply(), b"220 standin.example.org ESMTP\r\n",
