@@ -50,7 +50,7 @@ confcheck_init(struct confcheck *c, const char *dir)
 	c->dir = dir;
 }
 
-/* One finding about file (relative to the control directory). */
+/* One finding about file (relative to the control directory, or a path). */
 void
 confcheck_say(struct confcheck *c, const char *file, enum check_level level,
     const char *fmt, ...)
@@ -64,7 +64,8 @@ confcheck_say(struct confcheck *c, const char *file, enum check_level level,
 	va_end(ap);
 	for (i = 0; text[i] != '\0'; i++)
 		text[i] = (char)text_safe(text[i], TEXT_SPACE);
-	printf("%s/%s: %s: %s\n", c->dir, file, levels[level], text);
+	printf("%s%s%s: %s: %s\n", file[0] == '/' ? "" : c->dir,
+	    file[0] == '/' ? "" : "/", file, levels[level], text);
 	fflush(stdout);
 	c->seen[level]++;
 }
@@ -615,8 +616,8 @@ entry_exists(struct confcheck *c, const char *sub, const char *entry)
 }
 
 /* Each entry of control/sub, to fn; 0, or -1 when sub is unreadable. */
-static int
-entries(struct confcheck *c, const char *sub,
+int
+confcheck_entries(struct confcheck *c, const char *sub,
     void (*fn)(struct confcheck *, const char *, const char *))
 {
 	char		 path[PATH_MAX], file[PATH_MAX];
@@ -698,13 +699,13 @@ servercerts_entry(struct confcheck *c, const char *file, const char *entry)
 void
 confcheck_servercerts(struct confcheck *c)
 {
-	entries(c, "servercerts", servercerts_entry);
+	confcheck_entries(c, "servercerts", servercerts_entry);
 }
 
 /* starttls-remote's policy per host: tlshosts/ and notlshosts/. */
 void
 confcheck_tlshosts(struct confcheck *c)
 {
-	entries(c, "tlshosts", tlshosts_entry);
-	entries(c, "notlshosts", notlshosts_entry);
+	confcheck_entries(c, "tlshosts", tlshosts_entry);
+	confcheck_entries(c, "notlshosts", notlshosts_entry);
 }

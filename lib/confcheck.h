@@ -25,17 +25,23 @@ enum check_need {
 	CHECK_REQUIRED
 };
 
-void	confcheck_init(struct confcheck *, const char *);
-void	confcheck_say(struct confcheck *, const char *, enum check_level,
-	    const char *, ...) __attribute__((__format__ (printf, 4, 5)));
-void	confcheck_keypair(struct confcheck *, const char *, const char *,
-	    enum check_need);
-void	confcheck_servercerts(struct confcheck *);
-void	confcheck_clientca(struct confcheck *);
-void	confcheck_tlsclients(struct confcheck *);
-void	confcheck_ciphers(struct confcheck *, const char *, const char *);
-void	confcheck_tlshosts(struct confcheck *);
-void	confcheck_cafile(struct confcheck *, const char *, const char *);
-int	confcheck_status(const struct confcheck *);
+void	confcheck_init(struct confcheck *c, const char *dir);
+void	confcheck_say(struct confcheck *c, const char *file,
+	    enum check_level level, const char *fmt, ...)
+	    __attribute__((__format__ (printf, 4, 5)));
+void	confcheck_keypair(struct confcheck *c, const char *file,
+	    const char *name, enum check_need need);
+void	confcheck_servercerts(struct confcheck *c);
+void	confcheck_clientca(struct confcheck *c);
+void	confcheck_tlsclients(struct confcheck *c);
+void	confcheck_ciphers(struct confcheck *c, const char *file,
+	    const char *envname);
+void	confcheck_tlshosts(struct confcheck *c);
+void	confcheck_cafile(struct confcheck *c, const char *file,
+	    const char *path);
+int	confcheck_entries(struct confcheck *c, const char *sub,
+	    void (*fn)(struct confcheck *c, const char *file,
+	    const char *entry));
+int	confcheck_status(const struct confcheck *c);
 
 #endif

@@ -17,7 +17,10 @@ signed with broken signatures, so unbound answers SERVFAIL: a whole zone
 ("_25._tcp.mx2.dane.test", or "_25._tcp.mx2.dane.test/TLSA" for one type).
 
 Each zone gets, from here, its SOA and "NS ns.<zone>" with "ns.<zone> A
-127.0.0.1" (so leave the name ns to this).  A zone below another in
+127.0.0.1" (so leave the name ns to this).  The root zone "." may be one,
+signed: then the resolver validates as one on the Internet does, with
+the root's key as its trust anchor; keep it in a Resolver of its own
+(nothing is delegated from it, so the other zones would be bogus).  A zone below another in
 zones is delegated from it (with a DS when the child is signed: the
 chain from the parent's anchor; without one, an insecure delegation).
 Names outside the zones get NXDOMAIN from unbound itself (outside=
@@ -376,12 +379,13 @@ class Resolver:
         extra = {z: "" for z in self.zones}
         # the deepest first: a parent needs its children's DS records
         for z in sorted(self.zones, key=lambda z: -z.count(".")):
+            sub = z if z != "." else ""     # the root's ns is "ns."
             text = ("$ORIGIN %s\n$TTL %d\n"
                     "@ IN SOA ns.%s hostmaster.%s 1 3600 600 86400 %d\n"
                     "@ IN NS ns.%s\nns.%s IN A 127.0.0.1\n"
-                    % (z, self.ttl, z, z, self.ttl, z, z)) + extra[z] + \
-                "$ORIGIN %s\n" % z + self.zones[z] + "\n"
-            base = z.rstrip(".")
+                    % (z, self.ttl, sub, sub, self.ttl, sub, sub)) + \
+                extra[z] + "$ORIGIN %s\n" % z + self.zones[z] + "\n"
+            base = z.rstrip(".") or "root"
             path = os.path.join(self.dir, base + ".zone")
             with open(path, "w") as f:
                 f.write(text)
@@ -390,7 +394,7 @@ class Resolver:
             parent = self._parent(z)
             if z in self.signed:
                 key = _run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k",
-                            base], self.dir).strip()
+                            z.rstrip(".") or "."], self.dir).strip()
                 argv = ["ldns-signzone", "-o", z, "-f", path + ".signed"]
                 if self.nsec3:
                     argv += ["-n", "-t", "0"]
@@ -527,8 +531,9 @@ remote-control:
                  "do-not-query-localhost: no",
                  "qname-minimisation: no", "prefetch: no",
                  "minimal-responses: no", "trust-anchor-signaling: no",
-                 "root-key-sentinel: no",
-                 'local-zone: "." %s' % self.outside]
+                 "root-key-sentinel: no"]
+        if "." not in self.zones:
+            lines.append('local-zone: "." %s' % self.outside)
         for z in self.zones:
             lines.append('local-zone: "%s" transparent' % z)
         for a in self.anchors:

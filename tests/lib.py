@@ -19,13 +19,39 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # make check-asan points this at a sanitizer build
 BUILD = os.path.abspath(os.environ.get("STARTTLS_BUILD") or
                         os.path.join(TOP, "build"))
-SMTPD = os.path.join(BUILD, "starttls-smtpd")
-STANDIN = os.path.join(BUILD, "qmail-smtpd-standin")
-QUEUE = os.path.join(BUILD, "qmail-queue-standin")
-RECEIVED = os.path.join(BUILD, "starttls-received")
-ODD = os.path.join(TOP, "tests", "oddserver.py")
 WORK = tempfile.mkdtemp(prefix="starttls-test.")
 CERTS = os.path.join(WORK, "certs")
+# As root, the servers run as nobody, as qmail-smtpd runs as qmaild:
+# starttls-smtpd refuses to run as root.  They must reach the test files,
+# and the programs they run: a clone in root's home or in a mktemp -d
+# directory (mode 700) is out of nobody's reach, so those programs run
+# from copies in WORK, wherever the clone is.
+os.chmod(WORK, 0o755)
+STAGED = os.path.join(WORK, "bin")
+if os.geteuid() == 0:
+    _pw = pwd.getpwnam("nobody")
+    AS_USER = ["-u", str(_pw.pw_uid), "-g", str(_pw.pw_gid)]
+else:
+    AS_USER = []
+
+
+def stage(path):
+    """path copied into STAGED (if it is there: make builds it), mode 755:
+    the copy's path."""
+    os.makedirs(STAGED, mode=0o755, exist_ok=True)
+    copy = os.path.join(STAGED, os.path.basename(path))
+    if os.path.exists(path) and not os.path.exists(copy):
+        shutil.copyfile(path, copy)
+        os.chmod(copy, 0o755)
+    return copy
+
+
+SMTPD = stage(os.path.join(BUILD, "starttls-smtpd"))
+STANDIN = stage(os.path.join(BUILD, "qmail-smtpd-standin"))
+QUEUE = stage(os.path.join(BUILD, "qmail-queue-standin"))
+RECEIVED = stage(os.path.join(BUILD, "starttls-received"))
+MEASURE = stage(os.path.join(BUILD, "measure"))
+ODD = stage(os.path.join(TOP, "tests", "oddserver.py"))
 # make check-valgrind: run our programs under valgrind, logs in this dir
 VALGRIND = os.environ.get("STARTTLS_VALGRIND")
 
@@ -36,14 +62,6 @@ def under_valgrind(argv):
     return ["valgrind", "-q", "--vgdb=no", "--log-file=%s/vg.%%p" % VALGRIND,
             "--leak-check=full", "--errors-for-leak-kinds=definite",
             "--show-leak-kinds=definite", "--trace-children=no"] + list(argv)
-# As root, the servers run as nobody, as qmail-smtpd runs as qmaild:
-# starttls-smtpd refuses to run as root.  They must reach the test files.
-os.chmod(WORK, 0o755)
-if os.geteuid() == 0:
-    _pw = pwd.getpwnam("nobody")
-    AS_USER = ["-u", str(_pw.pw_uid), "-g", str(_pw.pw_gid)]
-else:
-    AS_USER = []
 
 
 class Fail(Exception):

@@ -3,11 +3,14 @@ control directories made at test time, good and broken, as root and as an
 unprivileged user (the way an administrator runs it on a live system).
 """
 import os
+import pwd
 import shutil
 import subprocess
 
+from dnssec import Resolver, query
 from lib import (collector, cert, expect, expect_eq, expect_in,
                  expect_not_in, run, SMTPD, BUILD, WORK)
+from peers import Dnsmasq
 
 TESTS, test = collector()
 
@@ -43,7 +46,11 @@ def check_smtpd(ctl, env=None, user=None):
 
 
 def check_remote(ctl, env=None):
-    e = dict(os.environ, STARTTLS_QMAILHOME=os.path.dirname(ctl))
+    """starttls-remote -C on ctl, its files read as by nobody (this
+    machine has no qmailr), a resolver that does not answer failing at
+    once."""
+    e = dict(os.environ, STARTTLS_QMAILHOME=os.path.dirname(ctl),
+             STARTTLS_QMAILR="nobody", RES_OPTIONS="timeout:1 attempts:1")
     e.update(env or {})
     p = run([REMOTE, "-C"], env=e, timeout=30)
     return p.returncode, p.stdout.decode()
@@ -259,30 +266,52 @@ def check_remote_files():
 
 @test
 def check_remote_dane():
-    """starttls-remote -C says whether DANE can apply: on with a resolver
-    on this host, a warning (DANE would never apply) with one elsewhere
-    that resolv.conf does not trust, off with control/nodane."""
+    """starttls-remote -C says whether DANE can apply, and which resolver
+    it asked: a warning (DANE would never apply) with one elsewhere that
+    resolv.conf does not trust, off with control/nodane."""
     ctl = control({})
-    code, out = check_remote(ctl, {"DNSCACHEIP": "127.0.0.1#5353"})
-    expect_eq(code, 0, "exit:\n" + out)
-    expect_line(out, "nodane", "ok", "DANE is on: the resolver 127.0.0.1 "
-                "is trusted")
     with open("/etc/resolv.conf") as f:
         trusted = "trust-ad" in f.read()
     if not trusted:
         code, out = check_remote(ctl, {"DNSCACHEIP": "192.0.2.53"})
         expect_eq(code, 0, "exit:\n" + out)
         expect_line(out, "nodane", "warning", "DANE never applies: the "
-                    "resolver 192.0.2.53 is not on this host")
-    # glibc reads resolv.conf's options from $RES_OPTIONS too
+                    "resolver 192.0.2.53 (from $DNSCACHEIP) is not on this "
+                    "host")
+    # glibc reads resolv.conf's options from $RES_OPTIONS too: trusted,
+    # it is asked, and here it does not answer
     code, out = check_remote(ctl, {"DNSCACHEIP": "192.0.2.53",
-                                   "RES_OPTIONS": "trust-ad"})
-    expect_line(out, "nodane", "ok", "the resolver 192.0.2.53 is trusted")
+                                   "RES_OPTIONS": "trust-ad timeout:1 "
+                                   "attempts:1"})
+    expect_line(out, "nodane", "warning", "the resolver 192.0.2.53 (from "
+                "$DNSCACHEIP) did not answer for the root zone")
     with open(os.path.join(ctl, "nodane"), "w"):
         pass
     code, out = check_remote(ctl, {"DNSCACHEIP": "192.0.2.53"})
     expect_line(out, "nodane", "ok", "DANE is off")
     expect_eq(code, 0, "exit:\n" + out)
+
+
+@test
+def check_remote_resolver_validates():
+    """-C asks the resolver for the root zone and says whether it
+    validates: a validating unbound (the root's key its trust anchor)
+    sets the AD bit, so DANE is on; a dnsmasq that forwards to it and
+    does not validate clears it: a warning, DANE never applies."""
+    ctl = control({})
+    with Resolver({".": ""}, signed=["."]) as r:
+        code, out = check_remote(ctl, r.env)
+        expect_eq(code, 0, "exit:\n" + out)
+        expect_line(out, "nodane", "ok", "DANE is on: the resolver "
+                    "127.0.0.1#%d (from $DNSCACHEIP) validates" % r.port)
+        with Dnsmasq(["--server=127.0.0.1#%d" % r.port]) as d:
+            expect_eq(query(d.port, ".", "SOA").rcode_name, "NOERROR",
+                      "dnsmasq's answer")
+            code, out = check_remote(ctl, d.env)
+    expect_eq(code, 0, "exit:\n" + out)
+    expect_line(out, "nodane", "warning", "DANE never applies: the "
+                "resolver 127.0.0.1#%d (from $DNSCACHEIP) does not "
+                "validate" % d.port)
 
 
 @test
@@ -309,3 +338,97 @@ def check_remote_mta_sts():
     code, out = check_remote(ctl)
     expect_eq(code, 0, "exit:\n" + out)
     expect_line(out, "nomtasts", "ok", "MTA-STS is off")
+
+
+STOCK_RC = ('#!/bin/sh\n'
+            '# Using qmail-local to deliver messages to ~/Mailbox by default.'
+            '\n\nexec env - PATH="/var/qmail/bin:$PATH" \\\n'
+            'qmail-start ./Mailbox splogger qmail\n')
+
+
+@test
+def check_remote_environment_of_deliveries():
+    """-C checks DANE with its own environment; qmail's rc may start
+    qmail-start through "env -", which drops $DNSCACHEIP: then -C says
+    so, with the line that works; where rc gives a value -C did not
+    have, it says how to run it; the same value is ok."""
+    ctl = control({})
+    rc = os.path.join(os.path.dirname(ctl), "rc")
+    env = {"DNSCACHEIP": "192.0.2.53"}
+    code, out = check_remote(ctl, env)
+    expect_not_in("/rc: ", out, "no rc, nothing said")
+    with open(rc, "w") as f:
+        f.write(STOCK_RC)
+    code, out = check_remote(ctl, env)
+    expect_eq(code, 0, "exit:\n" + out)
+    expect_in("\n%s: warning: " % rc, "\n" + out, "the path of rc")
+    expect_line(out, "rc", "warning", "env -, which drops $DNSCACHEIP: "
+                "this check asked 192.0.2.53, deliveries ask the resolvers "
+                "of /etc/resolv.conf; the line that works: exec env - "
+                'DNSCACHEIP=192.0.2.53 PATH="/var/qmail/bin:$PATH" '
+                "qmail-start ./Mailbox splogger qmail")
+    code, out = check_remote(ctl)
+    expect_not_in("/rc: ", out, "neither has it")
+    with open(rc, "w") as f:
+        f.write(STOCK_RC.replace("env - ", "env - DNSCACHEIP=192.0.2.53 "))
+    code, out = check_remote(ctl)
+    expect_line(out, "rc", "warning", "qmail-start gets "
+                "DNSCACHEIP=192.0.2.53, but this check had no $DNSCACHEIP: "
+                "run it with DNSCACHEIP=192.0.2.53")
+    code, out = check_remote(ctl, env)
+    expect_line(out, "rc", "ok", "qmail-start gets DNSCACHEIP=192.0.2.53, "
+                "as this check had it")
+    expect_not_in("/rc: warning", out, "the same resolver")
+    # without "env -", qmail-start inherits rc's environment: no verdict
+    with open(rc, "w") as f:
+        f.write(STOCK_RC.replace("env - ", "env "))
+    code, out = check_remote(ctl, env)
+    expect_not_in("/rc: ", out, "no env -")
+
+
+def owned(ctl, name, mode, gid=0):
+    path = os.path.join(ctl, name)
+    os.chown(path, 0, gid)
+    os.chmod(path, mode)
+
+
+@test
+def check_remote_readers():
+    """Run as root, -C opens clientcert.pem and each tlshosts/*.pem as
+    the user deliveries run as ($STARTTLS_QMAILR, here nobody): one it
+    cannot read is an error (no client certificate is ever sent; the
+    host's mail is deferred); a clientcert.pem every user can read is a
+    warning; a user that does not exist leaves it unchecked."""
+    if os.geteuid() != 0:
+        return "skip"
+    nogroup = pwd.getpwnam("nobody").pw_gid
+    ctl = control({"clientcert.pem": read("client-combined.pem"),
+                   "tlshosts/mx.example.net.pem": read("ca.pem")})
+    owned(ctl, "clientcert.pem", 0o600)
+    owned(ctl, "tlshosts/mx.example.net.pem", 0o600)
+    code, out = check_remote(ctl)
+    expect_eq(code, 100, "exit:\n" + out)
+    expect_line(out, "clientcert.pem", "error", "nobody cannot read it "
+                "(Permission denied): no client certificate is ever sent")
+    expect_line(out, "tlshosts/mx.example.net.pem", "error", "nobody "
+                "cannot read it (Permission denied): every delivery to "
+                "that host is deferred")
+    owned(ctl, "clientcert.pem", 0o640, nogroup)
+    owned(ctl, "tlshosts/mx.example.net.pem", 0o644)
+    code, out = check_remote(ctl)
+    expect_eq(code, 0, "exit:\n" + out)
+    expect_line(out, "clientcert.pem", "ok", "nobody can read it")
+    expect_line(out, "tlshosts/mx.example.net.pem", "ok", "nobody can read")
+    expect_not_in("every user can read", out, "root:nogroup 640")
+    owned(ctl, "clientcert.pem", 0o644)
+    code, out = check_remote(ctl)
+    expect_line(out, "clientcert.pem", "warning", "every user can read it, "
+                "and its private key")
+    # the control directory on the way counts too
+    os.chmod(ctl, 0o700)
+    code, out = check_remote(ctl)
+    expect_line(out, "clientcert.pem", "error", "nobody cannot read it")
+    os.chmod(ctl, 0o755)
+    code, out = check_remote(ctl, {"STARTTLS_QMAILR": "no-such-user"})
+    expect_eq(code, 111, "exit:\n" + out)
+    expect_in("/control: unchecked: no user no-such-user here", out, "-C")

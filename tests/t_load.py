@@ -11,8 +11,8 @@ import socket
 import statistics
 import time
 
-from lib import (collector, BUILD, Server, backlog, cert, expect, expect_eq,
-                 expect_in, run)
+from lib import (collector, BUILD, MEASURE, Server, backlog, cert, expect,
+                 expect_eq, expect_in, run)
 
 TESTS, test = collector()
 
@@ -43,7 +43,7 @@ def load_2000_messages_100_concurrent():
     # in the record directory, which the servers (as nobody) can write,
     # and which is emptied after the readiness probe
     mlog = os.path.join(srv.rec, "measure.log")
-    srv.chain = [os.path.join(BUILD, "measure"), mlog, "F"] + srv.chain
+    srv.chain = [MEASURE, mlog, "F"] + srv.chain
     with srv:
         p = run([os.path.join(BUILD, "loadgen"), "-T", "-n", str(sessions),
                  "-c", "100", "-m", str(per), "-z", "-s", str(maxsize),

@@ -2,6 +2,7 @@
 openssl s_client, curl and Python's smtplib, in front of the qmail-smtpd
 stand-in (tests/qmail-smtpd-standin.c), which records what it saw.
 """
+import filecmp
 import hashlib
 import os
 import random
@@ -1018,6 +1019,41 @@ def missing_program_gets_421():
         expect_in("fatal: unable to run /nonexistent/qmail-smtpd",
                   srv.ourlog(), "log")
         expect_in(" status 28416", srv.log(), "exit 111")
+
+
+@test
+def servers_run_programs_nobody_can_reach():
+    """As root the servers run as nobody, who cannot reach a clone in
+    root's home or in a mktemp -d directory (mode 700): what they run is
+    copied out of the clone, a session runs those copies, and nobody can
+    execute each of them."""
+    import lib
+    staged = (lib.SMTPD, lib.STANDIN, lib.QUEUE, lib.RECEIVED, lib.MEASURE,
+              lib.ODD)
+    for path in staged:
+        expect_eq(os.path.dirname(path), lib.STAGED, "where it runs from")
+        expect(not path.startswith(lib.TOP + os.sep) and
+               not path.startswith(lib.BUILD + os.sep), path)
+        # copies of $STARTTLS_BUILD's programs, where that is set
+        if path != lib.ODD:
+            expect(filecmp.cmp(path, os.path.join(
+                lib.BUILD, os.path.basename(path)), shallow=False),
+                "%s is not a copy of the build's" % path)
+    with Server() as srv:
+        c = Client(srv.port)
+        expect_eq(c.reply(), b"220 standin.example.org ESMTP\r\n",
+                  "greeting")
+        if not lib.VALGRIND:
+            expect(wait_for(lambda: pids_of(SMTPD) and pids_of(STANDIN), 5),
+                   "no session runs %s and %s" % (SMTPD, STANDIN))
+        c.close()
+    if not lib.AS_USER:
+        return
+    uid, gid = lib.AS_USER[1], lib.AS_USER[3]
+    for path in staged:
+        p = run(["setpriv", "--reuid=" + uid, "--regid=" + gid,
+                 "--clear-groups", "test", "-x", path])
+        expect_eq(p.returncode, 0, "can nobody execute %s" % path)
 
 
 @test

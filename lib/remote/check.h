@@ -5,6 +5,6 @@
 #ifndef CHECK_H
 #define CHECK_H
 
-int	check_remote(const char *);
+int	check_remote(const char *home);
 
 #endif

@@ -137,15 +137,23 @@ add(struct dns_list *l, int af, const void *addr, unsigned int pref,
 
 /*
  * After dns_init(1): are validated answers trusted?  resolver gets the
- * first resolver's address, for starttls-remote -C to name.
+ * first resolver's address (and port, unless 53) and where it came from,
+ * for starttls-remote -C to name.
  */
 int
 dns_trusted(char *resolver, size_t len)
 {
-	snprintf(resolver, len, "%s", "an IPv6 resolver");
-	if (_res.nscount > 0 && _res.nsaddr_list[0].sin_family == AF_INET)
-		inet_ntop(AF_INET, &_res.nsaddr_list[0].sin_addr, resolver,
-		    (socklen_t)len);
+	const struct sockaddr_in	*ns = &_res.nsaddr_list[0];
+	const char			*env = getenv("DNSCACHEIP");
+	char				 ip[INET_ADDRSTRLEN], port[8] = "";
+
+	if (_res.nscount == 0 || ns->sin_family != AF_INET ||
+	    inet_ntop(AF_INET, &ns->sin_addr, ip, sizeof(ip)) == NULL)
+		snprintf(ip, sizeof(ip), "%s", "(IPv6)");
+	else if (ntohs(ns->sin_port) != 53)
+		snprintf(port, sizeof(port), "#%u", ntohs(ns->sin_port));
+	snprintf(resolver, len, "%s%s (from %s)", ip, port, env != NULL &&
+	    *env != '\0' ? "$DNSCACHEIP" : "/etc/resolv.conf");
 	return dns_validated;
 }
 
@@ -206,6 +214,25 @@ query(const char *name, int type, unsigned char *ans, int anslen,
 	if (h->rcode != NOERROR || h->tc)
 		return DNS_SOFT;
 	return n;
+}
+
+/*
+ * After dns_init(1), for starttls-remote -C: does the resolver validate?
+ * Every validating resolver holds the root zone's key, so its answer for
+ * the root's SOA has the AD bit set.  1 if so, 0 if an answer came
+ * without it, -1 if none came (within a few seconds).
+ */
+int
+dns_validates(void)
+{
+	unsigned char	 ans[4096];
+	int		 secure;
+
+	_res.retrans = 3;
+	_res.retry = 1;
+	if (query(".", T_SOA, ans, sizeof(ans), &secure) == DNS_SOFT)
+		return -1;
+	return secure;
 }
 
 /*

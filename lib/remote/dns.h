@@ -52,6 +52,7 @@ struct tlsa_set;
 
 int	dns_init(int dnssec);
 int	dns_trusted(char *resolver, size_t len);
+int	dns_validates(void);
 int	dns_literal(const char *host, struct dns_list *l);
 int	dns_ip(const char *host, struct dns_list *l, unsigned int pref,
 	    int secure);
