@@ -321,8 +321,12 @@ class Client:
     """A raw SMTP client that can switch to TLS, for byte-exact tests."""
 
     def __init__(self, port, timeout=10, family=socket.AF_INET,
-                 host="127.0.0.1"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+                 host="127.0.0.1", source=None):
+        """source: the address to connect from (any of 127.0.0.0/8 is
+        this host's), for tests of per-client rules."""
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.s = self.sock
         self.buf = b""
 
