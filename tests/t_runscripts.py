@@ -13,8 +13,8 @@ import signal
 import subprocess
 
 from lib import (collector, Client, Server, expect, expect_eq, expect_in,
-                 free_port, read_log, run, wait_for, RECEIVED, SMTPD,
-                 STANDIN, TOP)
+                 free_port, pids_of, processes, read_log, run, wait_for,
+                 RECEIVED, SMTPD, STANDIN, TOP)
 from t_smtpd import SOFTLIMIT
 
 TESTS, test = collector()
@@ -55,15 +55,8 @@ def adapt(text, changes):
 def tree(root):
     """root and every process below it, by PID."""
     kids = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = open("/proc/%s/stat" % pid).read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(pid))
+    for pid, _, ppid, _ in processes():
+        kids.setdefault(ppid, []).append(pid)
     out, todo = [], [root]
     while todo:
         pid = todo.pop()
@@ -271,16 +264,11 @@ class Service:
     def relay_limit(self):
         """The address-space limit of this service's starttls-smtpd relays,
         from /proc (soft limit, bytes)."""
-        real = os.path.realpath(SMTPD)
-        for pid in tree(self.proc.pid):
-            try:
-                if os.readlink("/proc/%d/exe" % pid) != real:
-                    continue
-                for line in open("/proc/%d/limits" % pid):
-                    if line.startswith("Max address space"):
-                        return line.split()[3]
-            except OSError:
-                pass
+        ours = set(tree(self.proc.pid))
+        for pid in ours.intersection(pids_of(os.path.realpath(SMTPD))):
+            for line in read_log("/proc/%d/limits" % pid).splitlines():
+                if line.startswith("Max address space"):
+                    return line.split()[3]
         return None
 
 
