@@ -11,6 +11,11 @@
 # qmail's /usr/sbin/sendmail link), so where /usr/sbin/sendmail exists it
 # is left out and its tests skip, unless DEPS_POSTFIX=force (CI sets it).
 #
+# daemontools, runit, s6 and systemd (for systemd-socket-activate; no
+# systemd need run) supervise the run scripts of starttls-smtpd(8) in
+# tests/t_runscripts.py, and iproute2's ss tells their listen backlog.
+# Neither runit nor s6 starts a supervisor of its own on install.
+#
 # nsd, unbound and ldnsutils are for tests/dnssec.py (DANE): the tests run
 # their own instances on 127.0.0.1 with their own configurations.  Where
 # the system's services start on install (systemd, no policy-rc.d), the
@@ -19,7 +24,7 @@ set -eu
 
 build="gcc make pkg-config libtls-dev libssl-dev"
 demo="$build ucspi-tcp swaks libnet-ssleay-perl openssl python3"
-check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base nsd unbound ldnsutils clang libclang-rt-14-dev msmtp gnutls-bin daemontools"
+check="$demo curl python3 python3-aiosmtpd mandoc dnsmasq-base nsd unbound ldnsutils clang libclang-rt-14-dev msmtp gnutls-bin daemontools runit s6 systemd iproute2"
 interop="postfix"
 bench="$demo python3 tlswrapper"
 slow="$check testssl.sh valgrind"

@@ -590,18 +590,8 @@ remote-control:
 def _group_alive(pgid):
     """The processes of a process group that are not zombies (an orphan
     whose parent died first waits for init to reap it)."""
-    alive = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                st = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(st[2]) == pgid and st[0] != "Z":
-            alive.append(int(pid))
-    return alive
+    return [pid for pid, state, _, group in lib.processes()
+            if group == pgid and state != "Z"]
 
 
 @atexit.register

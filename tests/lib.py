@@ -339,8 +339,12 @@ class Client:
     """A raw SMTP client that can switch to TLS, for byte-exact tests."""
 
     def __init__(self, port, timeout=10, family=socket.AF_INET,
-                 host="127.0.0.1"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+                 host="127.0.0.1", source=None):
+        """source: the address to connect from (any of 127.0.0.0/8 is
+        this host's), for tests of per-client rules."""
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.s = self.sock
         self.buf = b""
 
@@ -453,6 +457,22 @@ def memory_holds(pid, needle):
     except (PermissionError, FileNotFoundError):
         return None
     return False
+
+
+def processes():
+    """Every process now: [(pid, state, ppid, pgid)], from /proc/*/stat
+    (state "Z" for a zombie)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out.append((int(pid), st[0], int(st[1]), int(st[2])))
+    return out
 
 
 def pids_of(exe):

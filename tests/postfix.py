@@ -28,7 +28,8 @@ import smtplib
 import subprocess
 import time
 
-from lib import CERTS, WORK, Fail, cert, free_port, read_log, wait_for
+from lib import (CERTS, WORK, Fail, cert, free_port, processes,
+                 read_log, wait_for)
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
@@ -292,18 +293,8 @@ class Postfix:
     def _group(self):
         """The live processes in the master's process group (it made the
         group with setsid(), so they are its daemons)."""
-        out = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(st[2]) == self.proc.pid and st[0] != "Z":
-                out.append(int(d))
-        return out
+        return [pid for pid, state, _, group in processes()
+                if group == self.proc.pid and state != "Z"]
 
     def _kill(self):
         if self.proc is None:
