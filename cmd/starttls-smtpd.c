@@ -27,6 +27,7 @@
 
 #include "clienthello.h"
 #include "clientid.h"
+#include "inbound.h"
 #include "child.h"
 #include "confcheck.h"
 #include "conn.h"
@@ -49,6 +50,7 @@
 #define RECEIVED_PROGRAM	"/usr/local/bin/starttls-received"
 #endif
 
+#define MAXDOMAINS	16	/* -m */
 #define GRACE_MS	2000	/* for the server to exit once its input ends */
 #define FAREWELL_MS	10000	/* for a last reply or TLS close_notify */
 
@@ -64,8 +66,12 @@ static struct {
 	int		 require;	/* UCSPITLS="!": and require it */
 	const char	*received;	/* the queue program that stamps TLS */
 	int		 check;		/* -C: check the control files */
-	char		**prog;		/* the server behind us */
-} opt = { NULL, 0, 1800, 60, -1, -1, 1, 0, RECEIVED_PROGRAM, 0, NULL };
+	int		 dns;		/* -D: and what senders see in the DNS */
+	char		*domains[MAXDOMAINS + 1];	/* -m: their MTA-STS */
+	int		 ndomains;
+	char		**prog;		/* the server behind us; -C: names */
+} opt = { NULL, 0, 1800, 60, -1, -1, 1, 0, RECEIVED_PROGRAM, 0, 0, { NULL },
+    0, NULL };
 
 /* Everything one session holds. */
 struct session {
@@ -89,7 +95,8 @@ usage(void)
 	fprintf(stderr, "usage: starttls-smtpd [-RsUV] [-c controldir] "
 	    "[-Q received-program] [-t timeout] [-T handshake-timeout] "
 	    "[-u uid] [-g gid] prog [arg ...]\n"
-	    "       starttls-smtpd -C [-c controldir]\n");
+	    "       starttls-smtpd -C [-D] [-c controldir] [-m domain] "
+	    "[name ...]\n");
 	exit(100);
 }
 
@@ -293,7 +300,7 @@ standby(struct session *s)
  * (confcheck.h), one line each on stdout.
  */
 static int
-check(void)
+check(char **names)
 {
 	struct confcheck	 c;
 
@@ -303,6 +310,8 @@ check(void)
 	confcheck_ciphers(&c, "tlsserverciphers", "TLSCIPHERS");
 	confcheck_clientca(&c);
 	confcheck_tlsclients(&c);
+	if (opt.dns)
+		inbound_check(&c, opt.controldir, names, opt.domains);
 	return confcheck_status(&c);
 }
 
@@ -316,10 +325,18 @@ options(int argc, char *argv[])
 	opt.controldir = getenv("STARTTLS_CONTROLDIR");
 	if ((opt.received = getenv("STARTTLS_RECEIVED")) == NULL)
 		opt.received = RECEIVED_PROGRAM;
-	while ((c = getopt(argc, argv, "+Cc:Q:Rst:T:Uu:g:V")) != -1) {
+	while ((c = getopt(argc, argv, "+CDc:m:Q:Rst:T:Uu:g:V")) != -1) {
 		switch (c) {
 		case 'C':
 			opt.check = 1;
+			break;
+		case 'D':
+			opt.dns = 1;
+			break;
+		case 'm':
+			if (opt.ndomains == MAXDOMAINS)
+				usage();
+			opt.domains[opt.ndomains++] = optarg;
 			break;
 		case 'V':
 			printf("starttls-smtpd %s (sandbox: %s)\n", VERSION,
@@ -360,8 +377,12 @@ options(int argc, char *argv[])
 	opt.prog = argv + optind;
 	if (opt.controldir == NULL || *opt.controldir == '\0')
 		opt.controldir = CONTROLDIR;
+	if ((opt.dns || opt.ndomains > 0) && !opt.check)
+		usage();
+	if (opt.ndomains > 0)
+		opt.dns = 1;
 	if (opt.check)
-		exit(check());
+		exit(check(opt.prog));
 	if (opt.prog[0] == NULL)
 		usage();
 	if (opt.received != NULL && *opt.received == '\0')

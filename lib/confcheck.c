@@ -51,23 +51,44 @@ confcheck_init(struct confcheck *c, const char *dir)
 }
 
 /* One finding about file (relative to the control directory, or a path). */
+static void
+say(struct confcheck *c, const char *dir, const char *what,
+    enum check_level level, const char *fmt, va_list ap)
+{
+	char	 text[1024];
+	size_t	 i;
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	for (i = 0; text[i] != '\0'; i++)
+		text[i] = (char)text_safe(text[i], TEXT_SPACE);
+	printf("%s%s%s: %s: %s\n", dir, dir[0] != '\0' ? "/" : "", what,
+	    levels[level], text);
+	fflush(stdout);
+	c->seen[level]++;
+}
+
+/* A finding about a control file (a relative name is in c->dir). */
 void
 confcheck_say(struct confcheck *c, const char *file, enum check_level level,
     const char *fmt, ...)
 {
-	char	 text[1024];
-	size_t	 i;
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	say(c, file[0] == '/' ? "" : c->dir, file, level, fmt, ap);
 	va_end(ap);
-	for (i = 0; text[i] != '\0'; i++)
-		text[i] = (char)text_safe(text[i], TEXT_SPACE);
-	printf("%s%s%s: %s: %s\n", file[0] == '/' ? "" : c->dir,
-	    file[0] == '/' ? "" : "/", file, levels[level], text);
-	fflush(stdout);
-	c->seen[level]++;
+}
+
+/* A finding about something else: a DNS name, a domain's policy. */
+void
+confcheck_note(struct confcheck *c, const char *what, enum check_level level,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	say(c, "", what, level, fmt, ap);
+	va_end(ap);
 }
 
 int

@@ -29,6 +29,9 @@ void	confcheck_init(struct confcheck *c, const char *dir);
 void	confcheck_say(struct confcheck *c, const char *file,
 	    enum check_level level, const char *fmt, ...)
 	    __attribute__((__format__ (printf, 4, 5)));
+void	confcheck_note(struct confcheck *c, const char *what,
+	    enum check_level level, const char *fmt, ...)
+	    __attribute__((__format__ (printf, 4, 5)));
 void	confcheck_keypair(struct confcheck *c, const char *file,
 	    const char *name, enum check_need need);
 void	confcheck_servercerts(struct confcheck *c);

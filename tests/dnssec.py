@@ -365,14 +365,16 @@ class Resolver:
     def _zone_of(self, name):
         best = None
         for z in self.zones:
-            if (name == z or name.endswith("." + z)) and \
+            if (name == z or z == "." or name.endswith("." + z)) and \
                     (best is None or len(z) > len(best)):
                 best = z
         return best
 
     def _parent(self, zone):
-        return self._zone_of(zone.split(".", 1)[1]) \
-            if zone.count(".") > 1 else None
+        """The zone above zone (the root too, when it is served)."""
+        if zone == ".":
+            return None
+        return self._zone_of(zone.split(".", 1)[1] or ".")
 
     def _make_zones(self):
         files = {}

@@ -410,7 +410,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifdef FUZZ_dns
 /* the parser is static: take it in whole */
-#include "../lib/remote/dns.c"
+#include "../lib/dns.c"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -440,7 +440,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifdef FUZZ_tlsa
 /* the parser is static: take it in whole */
-#include "../lib/remote/dns.c"
+#include "../lib/dns.c"
 
 /*
  * A DNS answer (remote input) read as dns_tlsa() reads one: only usable

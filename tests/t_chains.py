@@ -48,8 +48,12 @@ def fixcrio_behind_the_front():
             expect(replies[2].startswith(b"221"), "QUIT")
         msgs = srv.messages()
         expect_eq(len(msgs), 4, "messages")
-        expect_in(b"\n\nline one\ndot-stuffed\nend\n", msgs[0][2],
-                  "mended by fixcrio, dot-unstuffed by qmail-smtpd")
+        # files written within a clock tick sort either way: by content
+        bare = [m[2] for m in msgs if b"Subject: bare" in m[2]]
+        expect_eq(len(bare), 2, "the messages with bare LFs")
+        for m in bare:
+            expect_in(b"\n\nline one\ndot-stuffed\nend\n", m,
+                      "mended by fixcrio, dot-unstuffed by qmail-smtpd")
 
 
 @test

@@ -182,6 +182,7 @@ policy_facts(const char *dir, const struct dns_addr *d, int port, int dane,
 		return;
 	switch (dns_tlsa(d->host, port, &m->tlsa)) {
 	case DNS_TLSA_NONE:
+	case DNS_TLSA_INSECURE:
 		m->f.tlsa = HOST_TLSA_NONE;
 		break;
 	case DNS_TLSA_FOUND:

@@ -122,3 +122,23 @@ t_ipme(void)
 	CHECK_INT(ipme_is((struct sockaddr *)&a), 0);
 }
 UNIT(t_ipme, "ipme: loopback and 0.0.0.0 are ours, TEST-NET is not");
+
+/* ------------------------------------------- remote: equal preferences */
+
+static void
+t_dns_shuffle(void)
+{
+	unsigned long	 seed;
+	int		 pid, first = 0, runs = 0;
+
+	/* the seeds of deliveries a second apart, pids as they come */
+	for (pid = 300; pid < 32768; pid += 97, runs++) {
+		seed = 1765000000UL + (unsigned long)(pid / 97) +
+		    ((unsigned long)pid << 16);
+		if (dns_shuffle_key(seed, 0) < dns_shuffle_key(seed, 1))
+			first++;
+	}
+	/* each order about half the time, over 335 deliveries */
+	CHECK(first > runs * 4 / 10 && first < runs * 6 / 10);
+}
+UNIT(t_dns_shuffle, "dns: equal MX preferences in either order, evenly");

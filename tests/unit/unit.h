@@ -39,6 +39,7 @@
 #include "child.h"
 #include "conn.h"
 #include "control.h"
+#include "dns.h"
 #include "io.h"
 #include "ipme.h"
 #include "proxy.h"

@@ -17,4 +17,7 @@ int	servercert_verify(const uint8_t *pem, size_t pemlen, const char *cafile,
 	    const char *host, enum servercert_name rule, char *why,
 	    size_t whylen);
 
+size_t	servercert_names(const uint8_t *pem, size_t pemlen,
+	    char (*names)[256], size_t max);
+
 #endif

@@ -345,7 +345,7 @@ dns_ip(const char *host, struct dns_list *l, unsigned int pref, int secure)
 
 struct mx {
 	unsigned int	 pref;
-	unsigned long	 key;
+	unsigned long long key;
 	char		 host[DNS_MAXHOST];
 };
 
@@ -389,6 +389,24 @@ mx_cmp(const void *a, const void *b)
 }
 
 /*
+ * The sort key of the i-th MX host for seed random (qmail-remote's: the
+ * time plus the pid shifted left 16), where preferences are equal.  A
+ * hash of both (splitmix64), so that every seed orders them anew: one
+ * step of a linear congruential generator from such a seed put the
+ * first MX first four times in five.
+ */
+unsigned long long
+dns_shuffle_key(unsigned long random, unsigned int i)
+{
+	unsigned long long	 x = (unsigned long long)random +
+				    0x9e3779b97f4a7c15ULL * (i + 1ULL);
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/*
  * The addresses to try for a mail domain, best first.  random shuffles
  * MX hosts of equal preference.  A host whose addresses cannot be found
  * is skipped; if none is found and one of them failed temporarily, the
@@ -421,8 +439,7 @@ dns_mx(const char *domain, struct dns_list *l, unsigned long random)
 		return n;
 	}
 	for (i = 0; i < w->n; i++) {
-		random = random * 1103515245UL + 12345UL;
-		w->mx[i].key = random >> 8;
+		w->mx[i].key = dns_shuffle_key(random, (unsigned int)i);
 	}
 	qsort(w->mx, w->n, sizeof(w->mx[0]), mx_cmp);
 	for (i = 0; i < w->n; i++)
@@ -501,9 +518,11 @@ tlsa_rr(const unsigned char *ans, const unsigned char *end,
 /*
  * The TLSA records of a mail server, at _port._tcp.host (RFC 7672 2.2),
  * into set.  DNS_TLSA_FOUND when the answer is validated and has records
- * (usable or not: see set), DNS_TLSA_NONE when there are none or the
- * answer is not validated, DNS_TLSA_FAILED when the lookup failed: a
- * SERVFAIL, which a validating resolver also gives for forged answers.
+ * (usable or not: see set), DNS_TLSA_INSECURE when it has records but is
+ * not validated (set is left empty: nothing vouches for them),
+ * DNS_TLSA_NONE when there are none, DNS_TLSA_FAILED when the lookup
+ * failed: a SERVFAIL, which a validating resolver also gives for forged
+ * answers.
  */
 enum dns_tlsa
 dns_tlsa(const char *host, int port, struct tlsa_set *set)
@@ -519,11 +538,18 @@ dns_tlsa(const char *host, int port, struct tlsa_set *set)
 	n = query(name, DNS_T_TLSA, ans, sizeof(ans), &secure);
 	if (n == DNS_SOFT)
 		return DNS_TLSA_FAILED;
-	if (n <= 0 || !secure)
+	if (n <= 0)
 		return DNS_TLSA_NONE;
 	if (walk(ans, n, DNS_T_TLSA, tlsa_rr, set) == DNS_SOFT)
 		return DNS_TLSA_FAILED;
-	return set->n + set->unusable > 0 ? DNS_TLSA_FOUND : DNS_TLSA_NONE;
+	if (set->n + set->unusable == 0)
+		return DNS_TLSA_NONE;
+	if (!secure) {
+		/* records nobody vouches for: DANE does not apply */
+		memset(set, 0, sizeof(*set));
+		return DNS_TLSA_INSECURE;
+	}
+	return DNS_TLSA_FOUND;
 }
 
 struct txtwalk {

@@ -32,4 +32,7 @@ int	dane_match(const struct tlsa_set *set, const uint8_t *pem,
 	    size_t pemlen, const char *host, const struct tlsa **match,
 	    char *why, size_t whylen);
 
+int	dane_record(const uint8_t *pem, size_t pemlen, char *out,
+	    size_t outlen);
+
 #endif

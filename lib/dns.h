@@ -37,7 +37,8 @@ struct dns_list {
 #define DNS_T_TLSA	52
 
 enum dns_tlsa {
-	DNS_TLSA_NONE,		/* none, or not validated */
+	DNS_TLSA_NONE,		/* none */
+	DNS_TLSA_INSECURE,	/* some, but DNSSEC did not validate them */
 	DNS_TLSA_FOUND,		/* validated records, usable or not */
 	DNS_TLSA_FAILED		/* the lookup failed: SERVFAIL, say */
 };
@@ -57,6 +58,7 @@ int	dns_literal(const char *host, struct dns_list *l);
 int	dns_ip(const char *host, struct dns_list *l, unsigned int pref,
 	    int secure);
 int	dns_mx(const char *domain, struct dns_list *l, unsigned long random);
+unsigned long long dns_shuffle_key(unsigned long random, unsigned int i);
 void	dns_fmt(const struct dns_addr *d, char *out, size_t outlen);
 int	dns_connect(const struct dns_addr *d, int port, long deadline,
 	    int *timedout);

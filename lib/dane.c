@@ -3,6 +3,7 @@
  * if SMTP can use them, and a presented chain matched against them.
  * Pure: the records come from dns.c, the chain from the handshake.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -165,5 +166,34 @@ dane_match(const struct tlsa_set *set, const uint8_t *pem, size_t pemlen,
 		snprintf(why, whylen, "No usable TLSA match for %s", host);
 	chain_free(&c);
 	ERR_clear_error();
+	return rv;
+}
+
+/*
+ * The record to publish for the key of the chain's leaf (PEM, leaf
+ * first): "3 1 1 <SHA-256 of its SubjectPublicKeyInfo, in hex>", the one
+ * that survives a renewal that keeps the key.  0, or -1.
+ */
+int
+dane_record(const uint8_t *pem, size_t pemlen, char *out, size_t outlen)
+{
+	struct chain	 c;
+	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0, i;
+	int		 len, rv = -1;
+
+	if (chain_read(&c, pem, pemlen) == -1)
+		return -1;
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c.leaf), &der);
+	if (len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
+	    NULL) == 1 && outlen >= 7 + 2 * (size_t)mdlen + 1) {
+		snprintf(out, outlen, "%d %d %d ", TLSA_DANE_EE, TLSA_SPKI,
+		    TLSA_SHA256);
+		for (i = 0; i < mdlen; i++)
+			snprintf(out + 6 + 2 * i, 3, "%02x", md[i]);
+		rv = 0;
+	}
+	OPENSSL_free(der);
+	chain_free(&c);
 	return rv;
 }

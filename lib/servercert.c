@@ -99,3 +99,35 @@ servercert_verify(const uint8_t *pem, size_t pemlen, const char *cafile,
 	chain_free(&c);
 	return rv;
 }
+
+/*
+ * The DNS names of the leaf of a chain (PEM, leaf first, keys and text
+ * between passed over), into names: how many, at most max.
+ */
+size_t
+servercert_names(const uint8_t *pem, size_t pemlen, char (*names)[256],
+    size_t max)
+{
+	struct chain	 c;
+	GENERAL_NAMES	*alt;
+	GENERAL_NAME	*g;
+	size_t		 n = 0;
+	int		 i, len;
+
+	if (chain_read(&c, pem, pemlen) == -1)
+		return 0;
+	alt = X509_get_ext_d2i(c.leaf, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; alt != NULL && i < sk_GENERAL_NAME_num(alt) && n < max;
+	    i++) {
+		g = sk_GENERAL_NAME_value(alt, i);
+		if (g->type != GEN_DNS || (len = ASN1_STRING_length(
+		    g->d.dNSName)) <= 0 || len > 255)
+			continue;
+		memcpy(names[n], ASN1_STRING_get0_data(g->d.dNSName),
+		    (size_t)len);
+		names[n++][len] = '\0';
+	}
+	GENERAL_NAMES_free(alt);
+	chain_free(&c);
+	return n;
+}
