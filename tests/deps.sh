@@ -12,7 +12,7 @@
 # is left out and its tests skip, unless DEPS_POSTFIX=force (CI sets it).
 #
 # daemontools, runit, s6 and systemd (for systemd-socket-activate; no
-# systemd need run) supervise the run scripts of starttls-smtpd(8) in
+# systemd need run) supervise the run scripts of starttls(7) in
 # tests/t_runscripts.py, and iproute2's ss tells their listen backlog.
 # Neither runit nor s6 starts a supervisor of its own on install.
 #

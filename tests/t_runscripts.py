@@ -1,7 +1,7 @@
-"""The run scripts of starttls-smtpd(8), EXAMPLES, Run scripts: each is
-taken from the manual page's text, changed only where this machine is not
-a mail server (paths, users, the address it listens on, no DNS), started
-under its own supervisor (daemontools' svscan, runit's runsv, s6-svscan,
+"""The run scripts of starttls(7), RUN SCRIPTS: each is taken from the
+manual page's text, changed only where this machine is not a mail server
+(paths, users, the address it listens on, no DNS), started under its own
+supervisor (daemontools' svscan, runit's runsv, s6-svscan,
 systemd-socket-activate), and a message goes through it over STARTTLS.
 The per-client rules, the memory limit and the listen backlog are checked
 on the running service.
@@ -19,7 +19,7 @@ from t_smtpd import SOFTLIMIT
 
 TESTS, test = collector()
 
-MANUAL = os.path.join(TOP, "man", "starttls-smtpd.8")
+MANUAL = os.path.join(TOP, "man", "starttls.7")
 
 # the rules' three kinds of client; 127.0.0.3 stands for the office
 # network 192.0.2.0/24, which this host cannot connect from

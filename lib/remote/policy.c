@@ -19,7 +19,7 @@
  * The attacker cannot forge that MX answer, and DANE is the stronger
  * proof.
  *
- * The table this makes is in starttls-remote(8), and the unit tests walk
+ * The table this makes is in starttls(7), and the unit tests walk
  * all of it.
  */
 #include <stdio.h>

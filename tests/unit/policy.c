@@ -3,7 +3,7 @@
  * walked whole: every destination rule, every combination of host-level
  * facts, and every shape an MX name can take in a forged answer; and
  * the pieces it stands on, MX names (mxname.c) and tlsdestinations lines
- * (tlsdest.c).  The table here is the one starttls-remote(8) prints.
+ * (tlsdest.c).  The table here is the one starttls(7) prints.
  */
 #include "unit.h"
 
