@@ -1,8 +1,9 @@
 /*
- * A certificate chain as a peer presents it (the leaf, then whatever it
- * sent with it), read from PEM and verified with libcrypto; and a store
- * of CAs and CRLs from PEM.  Both halves use it: starttls-smtpd for
- * client certificates, starttls-remote for servers'.
+ * The one PEM reader: the certificates and CRLs of a buffer; a chain as
+ * a peer presents it (the leaf, then whatever it sent with it), verified
+ * with libcrypto; a store of CAs and CRLs.  Both halves use it:
+ * starttls-smtpd for client certificates and -C, starttls-remote for
+ * servers'.
  */
 #include <limits.h>
 #include <string.h>
@@ -26,31 +27,69 @@ chain_free(struct chain *c)
 }
 
 
-/* From PEM, leaf first (tls_peer_cert_chain_pem()); 0, or -1: no leaf. */
+/* The certificates of a PEM buffer, in order; NULL when it has none. */
+STACK_OF(X509) *
+chain_pem_certs(const uint8_t *mem, size_t len)
+{
+	STACK_OF(X509)	*certs;
+	BIO		*bio;
+	X509		*x;
+
+	if ((certs = sk_X509_new_null()) == NULL ||
+	    (bio = BIO_new_mem_buf(mem, (int)len)) == NULL) {
+		sk_X509_free(certs);
+		return NULL;
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (sk_X509_push(certs, x) == 0)
+			X509_free(x);
+	BIO_free(bio);
+	ERR_clear_error();
+	if (sk_X509_num(certs) == 0) {
+		sk_X509_free(certs);
+		return NULL;
+	}
+	return certs;
+}
+
+/* The CRLs of a PEM buffer, in order; NULL when it has none. */
+STACK_OF(X509_CRL) *
+chain_pem_crls(const uint8_t *mem, size_t len)
+{
+	STACK_OF(X509_CRL)	*crls;
+	BIO			*bio;
+	X509_CRL		*crl;
+
+	if ((crls = sk_X509_CRL_new_null()) == NULL ||
+	    (bio = BIO_new_mem_buf(mem, (int)len)) == NULL) {
+		sk_X509_CRL_free(crls);
+		return NULL;
+	}
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL)
+		if (sk_X509_CRL_push(crls, crl) == 0)
+			X509_CRL_free(crl);
+	BIO_free(bio);
+	ERR_clear_error();
+	if (sk_X509_CRL_num(crls) == 0) {
+		sk_X509_CRL_free(crls);
+		return NULL;
+	}
+	return crls;
+}
+
+/*
+ * From PEM, leaf first (tls_peer_cert_chain_pem(), or a combined file
+ * with a key and text between: only certificates count); 0, or -1: no
+ * leaf.
+ */
 int
 chain_read(struct chain *c, const uint8_t *pem, size_t pemlen)
 {
-	BIO	*b;
-	X509	*x;
-
 	c->leaf = NULL;
-	c->rest = NULL;
 	if (pem == NULL || pemlen == 0 ||
-	    (b = BIO_new_mem_buf(pem, (int)pemlen)) == NULL)
+	    (c->rest = chain_pem_certs(pem, pemlen)) == NULL)
 		return -1;
-	c->leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	if (c->leaf != NULL && (c->rest = sk_X509_new_null()) != NULL)
-		while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
-			if (!sk_X509_push(c->rest, x)) {
-				X509_free(x);
-				break;
-			}
-	BIO_free(b);
-	ERR_clear_error();
-	if (c->leaf == NULL || c->rest == NULL) {
-		chain_free(c);
-		return -1;
-	}
+	c->leaf = sk_X509_shift(c->rest);
 	return 0;
 }
 

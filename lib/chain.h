@@ -24,6 +24,8 @@ enum chain_result {
 	CHAIN_OK
 };
 
+STACK_OF(X509)		*chain_pem_certs(const uint8_t *mem, size_t len);
+STACK_OF(X509_CRL)	*chain_pem_crls(const uint8_t *mem, size_t len);
 int	chain_read(struct chain *c, const uint8_t *pem, size_t pemlen);
 void	chain_free(struct chain *c);
 int	chain_store_addpem(X509_STORE *store, const char *pem, size_t len);

@@ -31,6 +31,7 @@
 
 #include <tls.h>
 
+#include "chain.h"
 #include "confcheck.h"
 #include "control.h"
 #include "text.h"
@@ -128,30 +129,6 @@ file_load(struct confcheck *c, const char *file, enum check_need need,
 	return -1;
 }
 
-/* The certificates of a PEM buffer, in order; NULL when it has none. */
-static STACK_OF(X509) *
-pem_certificates(const uint8_t *mem, size_t len)
-{
-	STACK_OF(X509)	*certs;
-	BIO		*bio;
-	X509		*x;
-
-	if ((certs = sk_X509_new_null()) == NULL ||
-	    (bio = BIO_new_mem_buf(mem, (int)len)) == NULL) {
-		sk_X509_free(certs);
-		return NULL;
-	}
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (sk_X509_push(certs, x) == 0)
-			X509_free(x);
-	BIO_free(bio);
-	ERR_clear_error();
-	if (sk_X509_num(certs) == 0) {
-		sk_X509_free(certs);
-		return NULL;
-	}
-	return certs;
-}
 
 static void
 subject(X509 *x, char *buf, size_t len)
@@ -333,7 +310,7 @@ confcheck_keypair(struct confcheck *c, const char *file, const char *name,
 		confcheck_say(c, file, CHECK_ERROR, "%s", why);
 		goto done;
 	}
-	certs = pem_certificates(mem, len);
+	certs = chain_pem_certs(mem, len);
 	leaf = sk_X509_value(certs, 0);
 	key_facts(c, file, leaf, "belongs to the first certificate");
 	names(leaf, covered, sizeof(covered));
@@ -349,30 +326,6 @@ confcheck_keypair(struct confcheck *c, const char *file, const char *name,
 	tls_unload_file(mem, len);
 }
 
-/* The CRLs of a PEM buffer, in order; NULL when it has none. */
-static STACK_OF(X509_CRL) *
-pem_crls(const uint8_t *mem, size_t len)
-{
-	STACK_OF(X509_CRL)	*crls;
-	BIO			*bio;
-	X509_CRL		*crl;
-
-	if ((crls = sk_X509_CRL_new_null()) == NULL ||
-	    (bio = BIO_new_mem_buf(mem, (int)len)) == NULL) {
-		sk_X509_CRL_free(crls);
-		return NULL;
-	}
-	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL)
-		if (sk_X509_CRL_push(crls, crl) == 0)
-			X509_CRL_free(crl);
-	BIO_free(bio);
-	ERR_clear_error();
-	if (sk_X509_CRL_num(crls) == 0) {
-		sk_X509_CRL_free(crls);
-		return NULL;
-	}
-	return crls;
-}
 
 /*
  * clientcrl.pem: with it, every CA needs a CRL of its own that it
@@ -391,7 +344,7 @@ crls_check(struct confcheck *c, STACK_OF(X509) *cas)
 
 	if (file_load(c, "clientcrl.pem", CHECK_OPTIONAL, &mem, &len) != 1)
 		return;
-	if ((crls = pem_crls(mem, len)) == NULL) {
+	if ((crls = chain_pem_crls(mem, len)) == NULL) {
 		confcheck_say(c, "clientcrl.pem", CHECK_ERROR, "holds no CRL: "
 		    "no client certificate verifies");
 		tls_unload_file(mem, len);
@@ -441,7 +394,7 @@ confcheck_clientca(struct confcheck *c)
 		    "are not asked for certificates");
 	if (r != 1)
 		return;
-	if ((cas = pem_certificates(mem, len)) == NULL) {
+	if ((cas = chain_pem_certs(mem, len)) == NULL) {
 		confcheck_say(c, "clientca.pem", CHECK_ERROR, "holds no "
 		    "certificate: no client certificate verifies");
 		tls_unload_file(mem, len);
@@ -587,7 +540,7 @@ tlshost_pem(struct confcheck *c, const char *file)
 
 	if (file_load(c, file, CHECK_REQUIRED, &mem, &len) != 1)
 		return;
-	if ((certs = pem_certificates(mem, len)) == NULL)
+	if ((certs = chain_pem_certs(mem, len)) == NULL)
 		confcheck_say(c, file, CHECK_ERROR, "holds no certificate: "
 		    "every delivery to that host is deferred");
 	for (i = 0; certs != NULL && i < sk_X509_num(certs); i++) {
@@ -615,7 +568,7 @@ confcheck_cafile(struct confcheck *c, const char *file, const char *path)
 		    strerror(errno));
 		return;
 	}
-	if ((certs = pem_certificates(mem, len)) == NULL)
+	if ((certs = chain_pem_certs(mem, len)) == NULL)
 		confcheck_say(c, file, CHECK_ERROR, "%s holds no certificate",
 		    path);
 	else

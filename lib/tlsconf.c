@@ -39,6 +39,7 @@
 
 #include <tls.h>
 
+#include "chain.h"
 #include "control.h"
 #include "tlsconf.h"
 
@@ -160,10 +161,10 @@ int
 tlsconf_keypair_check(const uint8_t *pem, size_t len, char *why,
     size_t whylen)
 {
+	struct chain	 c = { NULL, NULL };
 	const uint8_t	*k;
 	BIO		*bio = NULL;
 	EVP_PKEY	*key = NULL;
-	X509		*x = NULL;
 	int		 encrypted, rv = -1;
 
 	if (keypair_shape(pem, len, why, whylen) == -1)
@@ -173,18 +174,16 @@ tlsconf_keypair_check(const uint8_t *pem, size_t len, char *why,
 	    (key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
 	    NULL)) == NULL)
 		snprintf(why, whylen, "its private key cannot be parsed");
-	else if (BIO_free(bio), (bio = BIO_new_mem_buf(pem, (int)len)) ==
-	    NULL || (x = PEM_read_bio_X509(bio, NULL, no_passphrase,
-	    NULL)) == NULL)
+	else if (chain_read(&c, pem, len) == -1)
 		snprintf(why, whylen, "its certificate cannot be parsed");
-	else if (X509_check_private_key(x, key) != 1)
+	else if (X509_check_private_key(c.leaf, key) != 1)
 		snprintf(why, whylen, "its private key does not belong to its "
 		    "first certificate");
 	else
 		rv = 0;
 	BIO_free(bio);
 	EVP_PKEY_free(key);
-	X509_free(x);
+	chain_free(&c);
 	ERR_clear_error();	/* nothing of this for libtls to report */
 	return rv;
 }
