@@ -315,11 +315,28 @@ check(char **names)
 	return confcheck_status(&c);
 }
 
+/* What tcprules may set per client: SMTPS and UCSPITLS. */
+static void
+environment_options(void)
+{
+	const char	*policy;
+
+	if (getenv("SMTPS") != NULL && *getenv("SMTPS") != '\0')
+		opt.smtps = 1;
+	if ((policy = getenv("UCSPITLS")) == NULL)
+		policy = "";
+	if (strcmp(policy, "-") == 0)
+		opt.offer = 0;
+	else if (strcmp(policy, "!") == 0)
+		opt.require = 1;
+	else if (*policy != '\0')
+		log_info("unknown UCSPITLS=%s, offering TLS", policy);
+}
+
 /* The options, and UCSPITLS; the server's argv is what follows them. */
 static void
 options(int argc, char *argv[])
 {
-	const char	*policy;
 	int		 c;
 
 	opt.controldir = getenv("STARTTLS_CONTROLDIR");
@@ -387,16 +404,7 @@ options(int argc, char *argv[])
 		usage();
 	if (opt.received != NULL && *opt.received == '\0')
 		opt.received = NULL;
-	if (getenv("SMTPS") != NULL && *getenv("SMTPS") != '\0')
-		opt.smtps = 1;
-	if ((policy = getenv("UCSPITLS")) == NULL)
-		policy = "";
-	if (strcmp(policy, "-") == 0)
-		opt.offer = 0;
-	else if (strcmp(policy, "!") == 0)
-		opt.require = 1;
-	else if (*policy != '\0')
-		log_info("unknown UCSPITLS=%s, offering TLS", policy);
+	environment_options();
 }
 
 /*

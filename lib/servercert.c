@@ -25,51 +25,19 @@
  * or -1 with the reason in why, worded as the qmail-tls patch words it
  * so that logs read the same.
  */
-int
-servercert_verify(const uint8_t *pem, size_t pemlen, const char *cafile,
-    const char *host, enum servercert_name rule, char *why, size_t whylen)
+/*
+ * Why leaf does not name host, in the qmail-tls patch's three ways
+ * (sic), and a fourth for a rule that does not count the CN.
+ */
+static void
+name_mismatch(X509 *leaf, const char *host, enum servercert_name rule,
+    char *why, size_t whylen)
 {
-	struct chain	 c;
-	X509_STORE	*store;
 	GENERAL_NAMES	*alt;
-	const char	*reason = NULL;
 	char		 cn[256];
-	int		 i, r, ndns = 0, rv = -1;
+	int		 i, ndns = 0;
 
-	if (chain_read(&c, pem, pemlen) == -1) {
-		snprintf(why, whylen, "TLS unable to verify server %s: "
-		    "no certificate provided", host);
-		return -1;
-	}
-	if ((store = X509_STORE_new()) == NULL)
-		r = CHAIN_SETUP;
-	else if (X509_STORE_load_locations(store, cafile, NULL) != 1)
-		r = CHAIN_NOCA;
-	else
-		r = chain_verify(&c, store, 0, X509_PURPOSE_SSL_SERVER, NULL,
-		    &reason);
-	switch (r) {
-	case CHAIN_OK:
-		break;
-	case CHAIN_BAD:
-		snprintf(why, whylen, "TLS unable to verify server with %s: %s",
-		    cafile, reason);
-		goto done;
-	case CHAIN_NOCA:
-		snprintf(why, whylen, "TLS unable to load %s", cafile);
-		goto done;
-	default:
-		snprintf(why, whylen, "TLS error initializing ctx");
-		goto done;
-	}
-	if (X509_check_host(c.leaf, host, strlen(host),
-	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | (rule == SERVERCERT_NAME_SAN ?
-	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT : 0), NULL) == 1) {
-		rv = 0;
-		goto done;
-	}
-	/* the patch's three ways of saying the name is wrong (sic) */
-	if ((alt = X509_get_ext_d2i(c.leaf, NID_subject_alt_name, NULL,
+	if ((alt = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL,
 	    NULL)) != NULL) {
 		for (i = 0; i < sk_GENERAL_NAME_num(alt); i++)
 			if (sk_GENERAL_NAME_value(alt, i)->type == GEN_DNS)
@@ -83,7 +51,7 @@ servercert_verify(const uint8_t *pem, size_t pemlen, const char *cafile,
 		snprintf(why, whylen, "TLS unable to verify server %s: "
 		    "certificate has no subjectAltName DNS names (its CN does "
 		    "not count)", host);
-	else if (X509_NAME_get_text_by_NID(X509_get_subject_name(c.leaf),
+	else if (X509_NAME_get_text_by_NID(X509_get_subject_name(leaf),
 	    NID_commonName, cn, sizeof(cn)) <= 0)
 		snprintf(why, whylen, "TLS unable to verify server %s: "
 		    "certificate contains no valid commonName", host);
@@ -93,7 +61,42 @@ servercert_verify(const uint8_t *pem, size_t pemlen, const char *cafile,
 		snprintf(why, whylen, "TLS unable to verify server %s: "
 		    "received certificate for %s", host, cn);
 	}
- done:
+}
+
+int
+servercert_verify(const uint8_t *pem, size_t pemlen, const char *cafile,
+    const char *host, enum servercert_name rule, char *why, size_t whylen)
+{
+	struct chain	 c;
+	X509_STORE	*store;
+	const char	*reason = NULL;
+	int		 r, rv = -1;
+
+	if (chain_read(&c, pem, pemlen) == -1) {
+		snprintf(why, whylen, "TLS unable to verify server %s: "
+		    "no certificate provided", host);
+		return -1;
+	}
+	if ((store = X509_STORE_new()) == NULL)
+		r = CHAIN_SETUP;
+	else if (X509_STORE_load_locations(store, cafile, NULL) != 1)
+		r = CHAIN_NOCA;
+	else
+		r = chain_verify(&c, store, 0, X509_PURPOSE_SSL_SERVER, NULL,
+		    &reason);
+	if (r == CHAIN_BAD)
+		snprintf(why, whylen, "TLS unable to verify server with %s: %s",
+		    cafile, reason);
+	else if (r == CHAIN_NOCA)
+		snprintf(why, whylen, "TLS unable to load %s", cafile);
+	else if (r != CHAIN_OK)
+		snprintf(why, whylen, "TLS error initializing ctx");
+	else if (X509_check_host(c.leaf, host, strlen(host),
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | (rule == SERVERCERT_NAME_SAN ?
+	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT : 0), NULL) == 1)
+		rv = 0;
+	else
+		name_mismatch(c.leaf, host, rule, why, whylen);
 	ERR_clear_error();
 	X509_STORE_free(store);
 	chain_free(&c);
