@@ -15,7 +15,9 @@ import subprocess
 import tempfile
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# this file is TOP/tests/e2e/lib.py
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 # make check-asan points this at a sanitizer build
 BUILD = os.path.abspath(os.environ.get("STARTTLS_BUILD") or
                         os.path.join(TOP, "build"))
@@ -51,7 +53,7 @@ STANDIN = stage(os.path.join(BUILD, "qmail-smtpd-standin"))
 QUEUE = stage(os.path.join(BUILD, "qmail-queue-standin"))
 RECEIVED = stage(os.path.join(BUILD, "starttls-received"))
 MEASURE = stage(os.path.join(BUILD, "measure"))
-ODD = stage(os.path.join(TOP, "tests", "oddserver.py"))
+ODD = stage(os.path.join(TOP, "tests", "standins", "oddserver.py"))
 # make check-valgrind: run our programs under valgrind, logs in this dir
 VALGRIND = os.environ.get("STARTTLS_VALGRIND")
 

@@ -1,6 +1,6 @@
 """End-to-end tests of starttls-smtpd: real tcpserver, rblsmtpd, swaks,
 openssl s_client, curl and Python's smtplib, in front of the qmail-smtpd
-stand-in (tests/qmail-smtpd-standin.c), which records what it saw.
+stand-in (tests/standins/qmail-smtpd-standin.c), which records what it saw.
 """
 import filecmp
 import hashlib
