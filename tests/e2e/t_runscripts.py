@@ -15,7 +15,7 @@ import subprocess
 from lib import (collector, Client, Server, expect, expect_eq, expect_in,
                  free_port, pids_of, processes, read_log, run, wait_for,
                  RECEIVED, SMTPD, STANDIN, TOP)
-from t_smtpd import SOFTLIMIT
+from smtpd_helpers import SOFTLIMIT
 
 TESTS, test = collector()
 
