@@ -329,7 +329,11 @@ class Server:
         """[(sender, [recipients], message bytes)] in arrival order."""
         out = []
         envs = glob.glob(os.path.join(self.rec, "*.envelope"))
-        envs.sort(key=lambda p: os.stat(p).st_mtime_ns)
+        # file times tick in milliseconds: two messages of one session
+        # can share one, and then the queue programs' pids (the file
+        # names), started one after the other, tell the order
+        envs.sort(key=lambda p: (os.stat(p).st_mtime_ns, int(
+            os.path.basename(p).split(".")[0])))
         for e in envs:
             lines = open(e).read().splitlines()
             msg = open(e[:-len("envelope")] + "msg", "rb").read()
