@@ -4,7 +4,7 @@
 #
 #	sh tests/deps.sh build|demo|check|bench|slow|interop|all
 #
-# interop (in all, so in CI) is Debian's postfix for tests/t_interop.py.
+# interop (in all, so in CI) is Debian's postfix for tests/e2e/t_interop.py.
 # It is installed with debconf's "No configuration": no /etc/postfix/main.cf,
 # so no system Postfix starts and nothing listens on port 25 (the tests run
 # their own instances).  Postfix replaces any other MTA (package, or a
@@ -13,11 +13,11 @@
 #
 # daemontools, runit, s6 and systemd (for systemd-socket-activate; no
 # systemd need run) supervise the run scripts of starttls(7) in
-# tests/t_runscripts.py, and iproute2's ss tells their listen backlog.
+# tests/e2e/t_runscripts.py, and iproute2's ss tells their listen backlog.
 # Neither runit nor s6 starts a supervisor of its own on install.
 #
-# nsd, unbound and ldnsutils are for tests/dnssec.py (DANE): the tests run
-# their own instances on 127.0.0.1 with their own configurations.  Where
+# nsd, unbound and ldnsutils are for tests/e2e/dnssec.py (DANE): the tests
+# run their own instances on 127.0.0.1 with their own configurations.  Where
 # the system's services start on install (systemd, no policy-rc.d), the
 # packages' own nsd and unbound start too, on port 53.
 set -eu

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""Runs the whole suite: the C unit tests, the man page lint, and the
-end-to-end tests of tests/t_*.py.  Ends with one line "N passed, N failed".
+"""Runs the whole suite: the C unit tests (tests/unit/), the man page
+lint, a short run of each fuzz target built (tests/fuzz/), and the
+end-to-end tests of tests/e2e/t_*.py.  Ends with one line "N passed,
+N failed".
 
   tests/run.py [-v] [name-substring ...]
 """
@@ -13,7 +15,9 @@ import sys
 import time
 import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the end-to-end tests and their helpers (lib.py, peers.py, ...)
+E2E = os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e")
+sys.path.insert(0, E2E)
 import lib  # noqa: E402
 
 class Timeout(Exception):
@@ -73,7 +77,7 @@ def main():
                 continue
             name = f[5:]
             corpus = os.path.join(lib.WORK, "fuzz-" + name)
-            shutil.copytree(os.path.join(lib.TOP, "tests", "fuzz-corpus",
+            shutil.copytree(os.path.join(lib.TOP, "tests", "fuzz", "corpus",
                                          name), corpus)
             env = dict(os.environ, FUZZ_CA=lib.cert("ca.pem"))
             if name == "certid":
@@ -94,9 +98,8 @@ def main():
                     l for l in p.stderr.splitlines()
                     if "ERROR" in l or "Assertion" in l or "SUMMARY" in l)))
 
-    for mod in sorted(f[:-3] for f in os.listdir(os.path.dirname(
-            os.path.abspath(__file__))) if f.startswith("t_") and
-            f.endswith(".py")):
+    for mod in sorted(f[:-3] for f in os.listdir(E2E)
+                      if f.startswith("t_") and f.endswith(".py")):
         m = importlib.import_module(mod)
         for fn in m.TESTS:
             name = "%s.%s" % (mod[2:], fn.__name__)

@@ -1,5 +1,5 @@
 """DANE (RFC 7672) in starttls-remote, with real parts on loopback: unbound
-validating zones that nsd serves, signed at test time (tests/dnssec.py),
+validating zones that nsd serves, signed at test time (tests/e2e/dnssec.py),
 and real TLS servers on port 25 of 127.0.0.x: starttls-smtpd itself and
 aiosmtpd.  Every failure must defer or try the next MX, never bounce and
 never send in plaintext.

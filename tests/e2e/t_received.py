@@ -9,7 +9,7 @@ import subprocess
 
 from lib import (collector, Client, Server, expect, expect_eq, expect_in,
                  expect_not_in, QUEUE, RECEIVED, WORK)
-from t_smtpd import tls_session
+from smtpd_helpers import tls_session
 
 TESTS, test = collector()
 

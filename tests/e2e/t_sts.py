@@ -1,5 +1,5 @@
 """MTA-STS (RFC 8461) in starttls-remote, with real parts on loopback:
-unbound and nsd for the TXT, MX and A records (tests/dnssec.py, unsigned
+unbound and nsd for the TXT, MX and A records (tests/e2e/dnssec.py, unsigned
 zones), an HTTPS server for the policies (Python's ssl, certificates of
 the test CA made here), and aiosmtpd MX hosts on port 25 of 127.0.0.x.
 Enforce mode never sends in plaintext and never bounces; testing mode

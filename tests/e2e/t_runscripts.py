@@ -15,7 +15,7 @@ import subprocess
 from lib import (collector, Client, Server, expect, expect_eq, expect_in,
                  free_port, pids_of, processes, read_log, run, wait_for,
                  RECEIVED, SMTPD, STANDIN, TOP)
-from t_smtpd import SOFTLIMIT
+from smtpd_helpers import SOFTLIMIT
 
 TESTS, test = collector()
 
@@ -299,7 +299,7 @@ def exercise(svc):
     the running service, and what the service runs with."""
     if svc.backlog is not None:
         expect_eq(listen_backlog(svc.port), svc.backlog, "listen backlog")
-    expect_eq(svc.limit, SOFTLIMIT, "the memory limit (t_smtpd's)")
+    expect_eq(svc.limit, SOFTLIMIT, "the memory limit (smtpd_helpers')")
 
     # anyone: STARTTLS offered, not required; no relaying
     c = Client(svc.port, source=STRANGER)

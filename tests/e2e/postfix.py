@@ -1,4 +1,4 @@
-"""A throwaway Postfix for the interoperability tests (tests/t_interop.py).
+"""A throwaway Postfix for the interoperability tests (tests/e2e/t_interop.py).
 
 Each Postfix here is a whole instance of its own under lib.WORK: its own
 config_directory (main.cf, master.cf), queue_directory, data_directory,

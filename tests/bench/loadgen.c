@@ -8,9 +8,9 @@
  * -m sends that many messages per session; -z makes their sizes vary
  * (200 bytes to -s) and gives each a header "X-Load: i j" (session,
  * message) and a body that follows from i and j, so that the receiving
- * side can check every message arrived once and intact (tests/t_load.py
- * builds the same bodies); -K presents a client certificate in every
- * odd session, which then relays to far@foreign.net.
+ * side can check every message arrived once and intact
+ * (tests/e2e/t_load.py builds the same bodies); -K presents a client
+ * certificate in every odd session, which then relays to far@foreign.net.
  *
  * Every connect, read and write has a deadline (-t, 30 s by default):
  * a connection the server never saw (a SYN-cookie handshake whose last
@@ -180,7 +180,7 @@ cmd(struct sess *s, const char *line, int want)
 static double	 datatime;	/* this worker's time in DATA, for MB/s */
 static char	*mixbuf;
 
-/* Message j of session i, for -z: see tests/t_load.py, which agrees. */
+/* Message j of session i, for -z: see tests/e2e/t_load.py, which agrees. */
 static size_t
 mixmsg(int i, int j)
 {

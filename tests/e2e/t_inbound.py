@@ -1,7 +1,7 @@
 """What DANE and MTA-STS senders see of this server (starttls-smtpd -C -D
 and -m), and the ACME deploy hook refusing a rollover that would break
 them.  The DNS is nsd and a validating unbound with zones signed at test
-time (tests/dnssec.py); the policy host is the MTA-STS tests' HTTPS
+time (tests/e2e/dnssec.py); the policy host is the MTA-STS tests' HTTPS
 server; the certificates are the test CA's.
 """
 import os

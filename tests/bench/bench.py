@@ -22,7 +22,7 @@ against the targets of the benchmark issue.
 
 Each figure is the median of -r rounds, the fronts taking turns.
 
-  tests/bench.py [-n sessions] [-c concurrency] [-s bytes] [-m megabytes]
+  tests/bench/bench.py [-n sessions] [-c concurrency] [-s bytes] [-m megabytes]
                  [-r rounds] [-f front,...] [--front name=program ...]
 """
 import argparse
@@ -37,7 +37,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the end-to-end tests' harness: certificates, staging, processes
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "e2e"))
 import lib  # noqa: E402
 
 B = lib.BUILD

@@ -3,7 +3,7 @@ starttls-remote delivers to and as the client that delivers through
 starttls-smtpd, and GnuTLS clients (msmtp, gnutls-cli) against
 starttls-smtpd.
 
-Each Postfix is a throwaway instance of its own (tests/postfix.py) on a
+Each Postfix is a throwaway instance of its own (tests/e2e/postfix.py) on a
 free port of 127.0.0.1, started and stopped inside its test.  Without
 root or without the postfix package these tests are skipped, as are the
 GnuTLS ones without msmtp or gnutls-cli.

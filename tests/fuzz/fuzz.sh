@@ -1,21 +1,21 @@
 #!/bin/sh
 # make fuzz: run each libFuzzer target for a bounded time.
 #
-#	sh tests/fuzz.sh builddir seconds target ...
+#	sh tests/fuzz/fuzz.sh builddir seconds target ...
 #
-# Each target starts from its seeds in tests/fuzz-corpus/<target> (and,
+# Each target starts from its seeds in tests/fuzz/corpus/<target> (and,
 # for certid and tlsa, throw-away certificates made here) and keeps what it learns
 # in builddir/corpus/<target>.  A crash leaves its input as
-# builddir/<target>-crash-*: add it to tests/fuzz-corpus/<target> once
+# builddir/<target>-crash-*: add it to tests/fuzz/corpus/<target> once
 # fixed, so it stays a regression input.  Exit 1 if any target failed.
 set -u
 b=$1 t=$2
 shift 2
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
 fail=0
 for f in "$@"; do
 	mkdir -p "$b/corpus/$f"
-	cp "$top/tests/fuzz-corpus/$f"/* "$b/corpus/$f/" 2>/dev/null
+	cp "$top/tests/fuzz/corpus/$f"/* "$b/corpus/$f/" 2>/dev/null
 	if [ "$f" = certid ]; then
 		sh "$top/tests/mkcerts.sh" "$b/certs" &&
 		    cp "$b/certs"/*.pem "$b/corpus/$f/"

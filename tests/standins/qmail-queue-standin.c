@@ -1,6 +1,6 @@
 /*
  * qmail-queue-standin: a test double for qmail-queue, installed as
- * bin/qmail-queue in the stand-in's qmail home (tests/lib.py).
+ * bin/qmail-queue in the stand-in's qmail home (tests/e2e/lib.py).
  *
  * It reads as qmail-queue does: the whole message on fd 0, then the
  * envelope on fd 1 ("F" sender NUL, "T" recipient NUL each, then NUL),

@@ -8,8 +8,8 @@
  * qmail.c does: $QMAILQUEUE or bin/qmail-queue, by execv() in the qmail
  * home, the message on a pipe to its fd 0 and the envelope on one to its
  * fd 1, its exit code told as qmail_close() tells it.  The tests install
- * tests/qmail-queue-standin.c as bin/qmail-queue, which records what it
- * would have queued.
+ * tests/standins/qmail-queue-standin.c as bin/qmail-queue, which records
+ * what it would have queued.
  *
  * Interface (no arguments):
  *	$STANDIN_HOME	fake qmail home (default /var/qmail); control/me,

@@ -1,7 +1,8 @@
 """Faults: break the session in each state and check that the right thing
 happens, no mail is lost or doubled, and no process is left behind.
-(Stalls in each phase, certificate faults, vanishing clients and refusing
-servers are in t_smtpd.py.)
+(Stalls in each phase and vanishing clients are in t_smtpd_sessions.py,
+certificate faults in t_smtpd_relay.py, refusing servers in
+t_smtpd_boundary.py.)
 """
 import re
 import socket

@@ -15,7 +15,9 @@ import subprocess
 import tempfile
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# this file is TOP/tests/e2e/lib.py
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 # make check-asan points this at a sanitizer build
 BUILD = os.path.abspath(os.environ.get("STARTTLS_BUILD") or
                         os.path.join(TOP, "build"))
@@ -51,7 +53,7 @@ STANDIN = stage(os.path.join(BUILD, "qmail-smtpd-standin"))
 QUEUE = stage(os.path.join(BUILD, "qmail-queue-standin"))
 RECEIVED = stage(os.path.join(BUILD, "starttls-received"))
 MEASURE = stage(os.path.join(BUILD, "measure"))
-ODD = stage(os.path.join(TOP, "tests", "oddserver.py"))
+ODD = stage(os.path.join(TOP, "tests", "standins", "oddserver.py"))
 # make check-valgrind: run our programs under valgrind, logs in this dir
 VALGRIND = os.environ.get("STARTTLS_VALGRIND")
 
@@ -327,7 +329,11 @@ class Server:
         """[(sender, [recipients], message bytes)] in arrival order."""
         out = []
         envs = glob.glob(os.path.join(self.rec, "*.envelope"))
-        envs.sort(key=lambda p: os.stat(p).st_mtime_ns)
+        # file times tick in milliseconds: two messages of one session
+        # can share one, and then the queue programs' pids (the file
+        # names), started one after the other, tell the order
+        envs.sort(key=lambda p: (os.stat(p).st_mtime_ns, int(
+            os.path.basename(p).split(".")[0])))
         for e in envs:
             lines = open(e).read().splitlines()
             msg = open(e[:-len("envelope")] + "msg", "rb").read()
