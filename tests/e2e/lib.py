@@ -375,6 +375,16 @@ class Client:
         self.send(line + b"\r\n")
         return self.reply()
 
+    def begin(self, tls=False):
+        """The greeting, STARTTLS when tls, then EHLO: a session ready for
+        MAIL, in plaintext or inside TLS.  The last EHLO reply."""
+        self.reply()
+        if tls:
+            self.cmd(b"EHLO x")
+            expect(self.cmd(b"STARTTLS").startswith(b"220"), "STARTTLS")
+            self.starttls()
+        return self.cmd(b"EHLO x")
+
     def mail(self, rcpt=b"u@example.org", body=b"Subject: t\r\n\r\nhello\r\n",
              sender=b"a@b.org"):
         """MAIL, RCPT and, if the recipient is taken, DATA and the body:

@@ -15,12 +15,11 @@ import time
 from dnssec import Resolver
 from lib import (collector, cert, expect, expect_eq, expect_in,
                  expect_not_in, CERTS)
-from peers import REMOTE, Aiosmtpd, QmailHome, Scripted, remote
-from t_sts import PolicyServer, http, policy
+from peers import REMOTE, Aiosmtpd, QmailHome, Scripted
+from t_sts import PolicyServer, deliver, http, policy
 
 TESTS, test = collector()
 
-MSG = b"Subject: attacker\n\nhello\n"
 GOOD, PLAIN, EVIL = "127.0.0.51", "127.0.0.52", "127.0.0.53"
 CNONLY, PARTIAL = "127.0.0.54", "127.0.0.55"
 POLICY, STALL = "127.0.0.56", "127.0.0.57"
@@ -165,13 +164,6 @@ def home(**control):
                                **control))
     os.makedirs(os.path.join(h.dir, "queue", "mta-sts"), mode=0o700)
     return h
-
-
-def deliver(r, h, domain):
-    rep = remote(h, domain, "s@sender.example", ["u@" + domain], MSG,
-                 env=r.env)
-    expect(rep.complete and rep.status == 0, "incomplete report %r" % (rep,))
-    return rep
 
 
 def deferred(rep, what, text=None):

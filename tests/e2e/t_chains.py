@@ -5,6 +5,7 @@ qmail-smtpd.  starttls-smtpd must follow what the program behind it does,
 its replies and its exit, not what stock qmail-smtpd would do.
 """
 from lib import collector, Client, Server, expect, expect_eq, expect_in
+from t_faults import to_data
 
 TESTS, test = collector()
 
@@ -15,12 +16,7 @@ def session_with_bare_lfs(srv, tls):
     """Two messages in one session, the first with bare LFs and ending in
     a bare ".\\n"; then QUIT.  The replies, in order."""
     c = Client(srv.port)
-    c.reply()
-    if tls:
-        c.cmd(b"EHLO x")
-        expect(c.cmd(b"STARTTLS").startswith(b"220"), "STARTTLS")
-        c.starttls()
-    c.cmd(b"EHLO x")
+    c.begin(tls)
     replies = []
     for body, end in ((BARE, b".\n"), (b"Subject: crlf\r\n\r\nok\r\n",
                                        b".\r\n")):
@@ -63,15 +59,7 @@ def bare_lf_without_fixcrio_is_refused_and_ends():
     with Server() as srv:
         for tls in (False, True):
             c = Client(srv.port)
-            c.reply()
-            if tls:
-                c.cmd(b"EHLO x")
-                c.cmd(b"STARTTLS")
-                c.starttls()
-            c.cmd(b"EHLO x")
-            c.cmd(b"MAIL FROM:<a@b.org>")
-            c.cmd(b"RCPT TO:<u@example.org>")
-            expect_eq(c.cmd(b"DATA"), b"354 go ahead\r\n", "DATA")
+            to_data(c, tls)
             c.send(BARE + b".\nQUIT\r\n")
             expect(c.reply().startswith(b"451 "), "451")
             expect_eq(c.s.recv(100), b"", "the session ends")
@@ -84,11 +72,7 @@ def recordio_behind_the_front_logs_the_dialogue():
     TLS phase decrypted: what an administrator debugging a client sees."""
     with Server(("SMTPD", "recordio", "STANDIN")) as srv:
         c = Client(srv.port)
-        c.reply()
-        c.cmd(b"EHLO x")
-        c.cmd(b"STARTTLS")
-        c.starttls()
-        c.cmd(b"EHLO x")
+        c.begin(tls=True)
         r, done = c.mail(sender=b"debug@b.org")
         expect(done is not None and done.startswith(b"250"), "delivered")
         c.cmd(b"QUIT")
@@ -106,12 +90,7 @@ def wrapper_that_execs_qmail_smtpd():
         with Server(chain, env={"RBLSMTPD": ""}) as srv:
             for tls in (False, True):
                 c = Client(srv.port)
-                c.reply()
-                if tls:
-                    c.cmd(b"EHLO x")
-                    c.cmd(b"STARTTLS")
-                    c.starttls()
-                c.cmd(b"EHLO x")
+                c.begin(tls)
                 r, done = c.mail()
                 expect(done is not None and done.startswith(b"250"),
                        "%s: %r" % (chain[1], done))

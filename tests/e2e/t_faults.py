@@ -6,7 +6,6 @@ t_smtpd_boundary.py.)
 """
 import re
 import socket
-import ssl
 import struct
 import time
 
@@ -23,12 +22,7 @@ def all_ended(srv):
 
 
 def to_data(c, tls):
-    c.reply()
-    if tls:
-        c.cmd(b"EHLO x")
-        c.cmd(b"STARTTLS")
-        c.starttls()
-    c.cmd(b"EHLO x")
+    c.begin(tls)
     c.cmd(b"MAIL FROM:<a@b.org>")
     c.cmd(b"RCPT TO:<u@example.org>")
     expect_eq(c.cmd(b"DATA"), b"354 go ahead\r\n", "DATA")

@@ -11,7 +11,7 @@ from dnssec import Resolver, tlsa_data
 from lib import (BUILD, WORK, collector, cert, expect, expect_eq, expect_in,
                  expect_not_in)
 from peers import Dnsmasq
-from t_deploy import deploy, lineage
+from t_deploy import deploy
 from t_sts import PolicyServer, http, policy, sts_cert
 
 TESTS, test = collector()

@@ -9,9 +9,9 @@ import ssl
 import subprocess
 import time
 
-from lib import (collector, SMTPD, Client, Server, cert, encrypted_key, expect,
+from lib import (collector, SMTPD, Server, cert, encrypted_key, expect,
                  expect_eq, expect_in, expect_not_in, memory_holds, pem_line,
-                 pids_of, wait_for)
+                 pids_of)
 from peers import (REMOTE, Aiosmtpd, Dnsmasq, QmailHome, Scripted, names,
                    ordinary, remote)
 

@@ -69,18 +69,13 @@ pki_cert(const char *cn, const char *san, EVP_PKEY *key, X509 *issuer,
 	return x;
 }
 
-/* Certificates as PEM, first then second (either may be NULL). */
-size_t
-pki_pem(char *out, size_t outlen, X509 *first, X509 *second)
+/* What was written to the memory BIO b, into out as a string; freed. */
+static size_t
+bio_out(BIO *b, char *out, size_t outlen)
 {
-	BIO	*b = BIO_new(BIO_s_mem());
 	char	*p;
 	long	 n;
 
-	if (first != NULL)
-		PEM_write_bio_X509(b, first);
-	if (second != NULL)
-		PEM_write_bio_X509(b, second);
 	n = BIO_get_mem_data(b, &p);
 	if (n < 0 || (size_t)n >= outlen)
 		n = 0;
@@ -90,22 +85,27 @@ pki_pem(char *out, size_t outlen, X509 *first, X509 *second)
 	return (size_t)n;
 }
 
+/* Certificates as PEM, first then second (either may be NULL). */
+size_t
+pki_pem(char *out, size_t outlen, X509 *first, X509 *second)
+{
+	BIO	*b = BIO_new(BIO_s_mem());
+
+	if (first != NULL)
+		PEM_write_bio_X509(b, first);
+	if (second != NULL)
+		PEM_write_bio_X509(b, second);
+	return bio_out(b, out, outlen);
+}
+
 /* A key as PEM, encrypted with passphrase unless it is NULL. */
 size_t
 pki_pem_key(char *out, size_t outlen, EVP_PKEY *key, const char *passphrase)
 {
 	BIO	*b = BIO_new(BIO_s_mem());
-	char	*p;
-	long	 n;
 
 	PEM_write_bio_PrivateKey(b, key, passphrase != NULL ?
 	    EVP_aes_128_cbc() : NULL, (unsigned char *)passphrase,
 	    passphrase != NULL ? (int)strlen(passphrase) : 0, NULL, NULL);
-	n = BIO_get_mem_data(b, &p);
-	if (n < 0 || (size_t)n >= outlen)
-		n = 0;
-	memcpy(out, p, (size_t)n);
-	out[n] = '\0';
-	BIO_free(b);
-	return (size_t)n;
+	return bio_out(b, out, outlen);
 }
