@@ -34,6 +34,7 @@
 #include "dns.h"
 #include "io.h"
 #include "ipme.h"
+#include "mxname.h"
 #include "policy.h"
 #include "report.h"
 #include "route.h"
@@ -848,6 +849,8 @@ find_servers(struct delivery *d)
 static void
 find_rule(struct delivery *d)
 {
+	char	 name[MXNAME_MAX];
+
 	d->policy_domain = d->relay[0] != '\0' ? d->relay : d->domain;
 	d->rule.domain = d->policy_domain;
 	d->rule.kind = RULE_NONE;
@@ -859,8 +862,9 @@ find_rule(struct delivery *d)
 		d->rule.local = &d->local;
 		return;
 	}
-	if (!d->ctl.mtasts || d->policy_domain[0] == '[' ||
-	    !sts_policy_for(d->policy_domain, d->ctl.stsdir,
+	/* a relay given as an address has no policy of its own */
+	if (!d->ctl.mtasts || !mxname_normal(d->policy_domain, name,
+	    sizeof(name)) || !sts_policy_for(d->policy_domain, d->ctl.stsdir,
 	    d->ctl.stsca[0] != '\0' ? d->ctl.stsca : NULL, &d->sts,
 	    d->tls.sts, sizeof(d->tls.sts)))
 		return;
