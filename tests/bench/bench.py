@@ -4,32 +4,58 @@
 Every front runs under a real tcpserver on 127.0.0.1 with the same backend
 and certificate, and is driven by build/loadgen (C, OpenSSL).  For each:
 
-  sessions   N sessions at concurrency C, in two modes: STARTTLS (EHLO,
-             STARTTLS, handshake, EHLO, MAIL, RCPT, DATA of S bytes, QUIT)
-             and plaintext (the same without STARTTLS: what spam bots,
-             probes and most senders without TLS do), behind the
+  sessions   -d seconds of sessions at concurrency C, in two modes:
+             STARTTLS (EHLO, STARTTLS, handshake, EHLO, MAIL, RCPT, DATA of
+             S bytes, QUIT) and plaintext (the same without STARTTLS: what
+             spam bots, probes and most senders without TLS do), behind the
              qmail-smtpd stand-in; sessions/s, p50/p99 latency and the
-             whole machine's CPU per session (busy time in /proc/stat over
-             the run, load generator and kernel included) from one run,
-             front CPU and peak RSS per session from a second run under
+             whole machine's CPU per session, taken apart (below); front
+             peak RSS per session from a second, short run under
              build/measure
-  throughput three 20 MB messages, one at a time, behind the stand-in and
-             behind nullsmtpd; MB/s over the DATA phase alone
+  throughput -D seconds of 20 MB messages, one at a time, behind the
+             stand-in and behind nullsmtpd; MB/s over the DATA phase alone
+
+The whole machine's CPU per session is its busy time in /proc/stat over
+the run (every CPU's user, nice, system, irq, softirq and steal time),
+divided by the sessions, and is taken apart into
+
+  front      tcpserver and the front's processes: a cgroup v2 made for the
+             run holds tcpserver, so everything it forks; its cpu.stat
+             usage, less the backends'
+  backends   the qmail-smtpd stand-in (or nullsmtpd) and the qmail-queue
+             stand-in: each backend is started through build/cgjoin, which
+             moves it into a child cgroup of the server's
+  loadgen    the load generator, its own rusage (RUSAGE_CHILDREN)
+  kthreads   kernel threads (ksoftirqd, kworkers, ...): the utime and stime
+             of every process with PF_KTHREAD, from /proc/PID/stat
+  rest       the remainder: other processes on the machine, this harness,
+             steal time, and the difference between /proc/stat's tick
+             sampling and the cgroups' exact run time
+
+so that the five add up to the whole by construction, and the rest says
+how much of the whole the others do not explain.  softirq is shown beside
+them, not as a part: without CONFIG_IRQ_TIME_ACCOUNTING a softirq is
+charged to the task it interrupted (for loopback, mostly the sender) or to
+ksoftirqd, so it is already inside the parts.  Without a writable cgroup
+v2 the front and backends are not split out and the tree falls into rest.
 
 Every message is checked on arrival (count and checksum), so a fast figure
 cannot hide lost mail.  The table is printed as Markdown, with the ratios
 against the targets of the benchmark issue.
 
-Each figure is the median of -r rounds, the fronts taking turns.
+Each figure is the median of -r rounds, the fronts taking turns, with
+the smallest and largest of them beside it.  A quick look: -d 1 -D 1 -r 1.
 
-  tests/bench/bench.py [-n sessions] [-c concurrency] [-s bytes] [-m megabytes]
-                 [-r rounds] [-f front,...] [--front name=program ...]
+  tests/bench/bench.py [-d seconds] [-D seconds] [-c concurrency] [-s bytes]
+                 [-m megabytes] [-r rounds] [-f front,...]
+                 [--front name=program ...]
 """
 import argparse
 import glob
 import hashlib
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -46,6 +72,8 @@ B = lib.BUILD
 M = os.path.join(B, "measure")
 LOADGEN = os.path.join(B, "loadgen")
 NULL = os.path.join(B, "nullsmtpd")
+CGJOIN = os.path.join(B, "cgjoin")
+HZ = os.sysconf("SC_CLK_TCK")
 CIPHER12 = "ECDHE-RSA-AES128-GCM-SHA256"
 
 
@@ -72,18 +100,122 @@ def machine():
     return out
 
 
-def busy():
-    """The machine's busy time so far, in ms: every CPU's user, nice,
-    system, irq, softirq and steal time from /proc/stat."""
+def kthreads():
+    """CPU ms so far of every kernel thread alive now (PF_KTHREAD)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        v = st[st.rindex(")") + 2:].split()
+        if int(v[6]) & 0x00200000:
+            total += int(v[11]) + int(v[12])
+    return total * 1000.0 / HZ
+
+
+class Cgroups:
+    """The server's process tree in a cgroup v2 made for this run, its
+    backends in a child cgroup of it.  why says why not, if not."""
+
+    def __init__(self):
+        self.why, self.base = None, None
+        mnt = [l.split()[1] for l in open("/proc/mounts")
+               if l.split()[2] == "cgroup2"]
+        if not mnt:
+            self.why = "cgroup v2 is not mounted"
+            return
+        base = os.path.join(mnt[0], "starttls-bench.%d" % os.getpid())
+        self.server = os.path.join(base, "server")
+        self.back = os.path.join(self.server, "back")
+        try:
+            for d in (base, self.server, self.back):
+                os.mkdir(d)
+                self.base = base
+            # the backends run as another user and move themselves from
+            # the server's cgroup into theirs: both cgroup.procs must let
+            # them write
+            for d in (self.server, self.back):
+                os.chmod(os.path.join(d, "cgroup.procs"), 0o666)
+            user = ["setpriv", "--reuid", lib.AS_USER[1], "--regid",
+                    lib.AS_USER[3], "--clear-groups"] if lib.AS_USER else []
+            p = sh(user + [CGJOIN, self.back, "true"],
+                   preexec_fn=lambda: self.join(self.server))
+            if p.returncode != 0:
+                raise OSError(p.stderr.strip())
+            self.usage(self.server)
+        except OSError as e:
+            self.why = "cannot use cgroup v2 at %s: %s" % (mnt[0], e)
+
+    def join(self, d):
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write("0\n")
+
+    def usage(self, d):
+        """CPU ms so far of the cgroup d and its descendants."""
+        with open(os.path.join(d, "cpu.stat")) as f:
+            for line in f:
+                k, v = line.split()
+                if k == "usage_usec":
+                    return int(v) / 1000.0
+        raise OSError("no usage_usec in %s/cpu.stat" % d)
+
+    def settle(self, pid):
+        """Wait until the server's tree is tcpserver alone: the last
+        sessions' processes have exited and their CPU is counted."""
+        end = time.time() + 10
+        while time.time() < end:
+            procs = []
+            for d in (self.server, self.back):
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    procs += f.read().split()
+            if procs == [str(pid)]:
+                return
+            time.sleep(0.02)
+        raise RuntimeError("the server's processes did not exit")
+
+    def remove(self):
+        if self.base:
+            for d in (self.back, self.server, self.base):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+
+
+def snapshot(cg):
+    """Every counter the breakdown is made of, in ms so far."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
-    hz = os.sysconf("SC_CLK_TCK")
-    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1000.0 / hz
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    s = {"machine": (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1000.0 / HZ,
+         "softirq": v[6] * 1000.0 / HZ,
+         "loadgen": (ru.ru_utime + ru.ru_stime) * 1000.0,
+         "kthreads": kthreads()}
+    if cg.why is None:
+        s["tree"], s["back"] = cg.usage(cg.server), cg.usage(cg.back)
+    return s
+
+
+def breakdown(a, b, n):
+    """The whole machine's CPU ms per session and its parts, from the
+    snapshots a and b around n sessions."""
+    d = {k: (b[k] - a[k]) / n for k in a}
+    out = {"mcpu": d["machine"], "softirq": d["softirq"],
+           "loadgen": d["loadgen"], "kthreads": d["kthreads"]}
+    if "tree" in d:
+        out["front"], out["back"] = d["tree"] - d["back"], d["back"]
+    out["rest"] = d["machine"] - d["loadgen"] - d["kthreads"] - d.get(
+        "tree", 0)
+    return out
 
 
 class Tcpserver:
-    def __init__(self, chain, env, asuser=True):
-        self.port = lib.free_port()
+    def __init__(self, chain, env, asuser, cg):
+        self.port, self.cg = lib.free_port(), cg
         self.log = tempfile.NamedTemporaryFile(prefix="bench-tcpserver.",
                                                delete=False)
         self.proc = subprocess.Popen(
@@ -91,7 +223,9 @@ class Tcpserver:
              "localhost"] +
             (lib.AS_USER if asuser else []) +
             ["127.0.0.1", str(self.port)] + chain, env=env,
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            preexec_fn=(lambda: cg.join(cg.server)) if cg.why is None
+            else None)
         if not lib.wait_for(self._up, 5):
             raise RuntimeError("tcpserver did not start")
 
@@ -102,35 +236,45 @@ class Tcpserver:
         except OSError:
             return False
 
+    def settle(self):
+        if self.cg.why is None:
+            self.cg.settle(self.proc.pid)
+        else:
+            time.sleep(0.3)
+
     def stop(self):
-        time.sleep(0.3)
+        time.sleep(0.1)
         self.proc.terminate()
         self.proc.wait(10)
         os.unlink(self.log.name)
 
 
-def loadgen(port, mode, n, c, size):
-    """mode: "1.2" or "1.3" for STARTTLS sessions, "plain" for none.
-    The figures, with cpu_ms: the machine's busy time per session."""
-    argv = [LOADGEN, "-n", str(n), "-c", str(c), "-s", str(size)]
+def loadgen(srv, mode, size, c, n=None, secs=None):
+    """mode: "1.2" or "1.3" for STARTTLS sessions, "plain" for none; n
+    sessions, or as many as secs seconds take.  The figures, with the
+    machine's CPU per session and its parts (breakdown())."""
+    argv = [LOADGEN, "-c", str(c), "-s", str(size)] + (
+        ["-n", str(n)] if n else ["-d", str(secs)])
     if mode != "plain":
         argv += ["-T", "-v", mode]
         if mode == "1.2":
             argv += ["-C", CIPHER12]
-    t = busy()
-    p = sh(argv + ["127.0.0.1", str(port)], timeout=600)
-    cpu = busy() - t
+    before = snapshot(srv.cg)
+    p = sh(argv + ["127.0.0.1", str(srv.port)], timeout=600)
+    srv.settle()
+    after = snapshot(srv.cg)
     d = dict(kv.split("=") for kv in p.stdout.split())
     if p.returncode != 0 or int(d["failed"]) != 0:
         raise RuntimeError("loadgen: %s %s" % (p.stdout, p.stderr))
-    d["cpu_ms"] = cpu / n
+    d.update(breakdown(before, after, int(d["ok"])))
     return d
 
 
 class Run:
     """One front with one backend, in a fresh directory."""
 
-    def __init__(self, work, front, backend):
+    def __init__(self, work, front, backend, cg):
+        self.cg = cg
         self.dir = tempfile.mkdtemp(dir=work)
         self.front, self.backend = front, backend
         os.chmod(self.dir, 0o777)      # measure and nullsmtpd log here
@@ -148,17 +292,19 @@ class Run:
         back = [lib.STANDIN] if self.backend == "standin" else [NULL]
         if measured:
             back = [M, self.mlog, "B"] + back
+        elif self.cg.why is None:
+            back = [CGJOIN, self.cg.back] + back
         ch = self.front["chain"](back)
         return ([M, self.mlog, "F"] + ch) if measured else ch
 
-    def go(self, mode, n, c, size, measured=False):
+    def go(self, mode, size, c, n=None, secs=None, measured=False):
         srv = Tcpserver(self.chain(measured), self.env,
-                        not self.front.get("root"))
+                        not self.front.get("root"), self.cg)
         try:
-            r = loadgen(srv.port, mode, n, c, size)
+            r = loadgen(srv, mode, size, c, n, secs)
         finally:
             srv.stop()
-        self.check(n, size, r["checksum"])
+        self.check(int(r["ok"]), size, r["checksum"])
         return r
 
     def check(self, n, size, checksum):
@@ -245,13 +391,17 @@ def fronts(pem, extra=()):
     return out
 
 
+PARTS = ("front", "back", "loadgen", "kthreads", "rest")
 MODES = {"1.2": "STARTTLS, TLS 1.2", "1.3": "STARTTLS, TLS 1.3",
          "plain": "plaintext"}
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("-n", type=int, default=300)
+    ap.add_argument("-d", type=float, default=10,
+                    help="seconds of sessions in each round")
+    ap.add_argument("-D", type=float, default=4,
+                    help="seconds of 20 MB messages in each throughput round")
     ap.add_argument("-c", type=int, default=8)
     ap.add_argument("-s", type=int, default=200)
     ap.add_argument("-m", type=int, default=20, help="megabytes")
@@ -270,14 +420,25 @@ def main():
 
     work = tempfile.mkdtemp(prefix="starttls-bench.")
     os.chmod(work, 0o755)
+    cg = Cgroups()
     try:
-        return bench(work, a)
+        return bench(work, a, cg)
     finally:
+        cg.remove()
         shutil.rmtree(work, ignore_errors=True)
         lib.cleanup()
 
 
-def bench(work, a):
+def spread(vals, fmt):
+    """The median of the rounds, and their smallest and largest."""
+    v = sorted(vals)
+    if len(v) == 1:
+        return fmt % v[0]
+    return (fmt + " (" + fmt + "-" + fmt + ")") % (v[len(v) // 2], v[0],
+                                                   v[-1])
+
+
+def bench(work, a, cg):
     lib.make_certs()
     os.makedirs(os.path.join(work, "control"))
     for name, text in (("me", "bench.example.org\n"),
@@ -297,9 +458,15 @@ def bench(work, a):
           "(openssl speed, one core); fork+exec %.2f ms" %
           (os.cpu_count(), lim.get("aes", 0), lim.get("rsa", 0),
            lim["forkexec"]))
-    print("load: %d sessions at concurrency %d, %d-byte messages; "
-          "throughput: %d MB messages; TLS 1.2 is %s; medians of %d runs\n"
-          % (a.n, a.c, a.s, a.m, CIPHER12, a.r))
+    print("load: %g s of sessions at concurrency %d, %d-byte messages; "
+          "throughput: %g s of %d MB messages; TLS 1.2 is %s; each figure "
+          "the median of %d rounds (smallest-largest)" % (
+              a.d, a.c, a.s, a.D, a.m, CIPHER12, a.r))
+    if cg.why is not None:
+        print("bench: %s: the server's tree is not split into front and "
+              "backends, it falls into rest" % cg.why, file=sys.stderr)
+        print("no breakdown of the server's tree: %s" % cg.why)
+    print()
     res = {}
     big = a.m * 1000 * 1000
     extra = [f.split("=", 1) for f in a.front]
@@ -312,45 +479,65 @@ def bench(work, a):
     for i in range(a.r):
         for fr, mode in rows:
             r = {}
-            run = Run(work, fr, "standin")
-            lg = run.go(mode, a.n, a.c, a.s)
+            run = Run(work, fr, "standin", cg)
+            lg = run.go(mode, a.s, a.c, secs=a.d)
             for k, key in (("rate", "rate"), ("p50", "p50_ms"),
-                           ("p99", "p99_ms"), ("mcpu", "cpu_ms")):
+                           ("p99", "p99_ms")):
                 r[k] = float(lg[key])
-            run.go(mode, a.measured, a.c, a.s, measured=True)
+            for k in PARTS + ("mcpu", "softirq"):
+                if k in lg:
+                    r[k] = lg[k]
+            run.go(mode, a.s, a.c, n=a.measured, measured=True)
             r["cpu"], r["rss"] = run.cost()
             if mode != "1.3" and (mode != "plain" or fr["key"] == "plain"):
-                r["mb_standin"] = float(run.go(mode, 3, 1, big)["mbps"])
-                r["mb_null"] = float(Run(work, fr, "null").go(
-                    mode, 3, 1, big)["mbps"])
+                r["mb_standin"] = float(run.go(mode, big, 1,
+                                               secs=a.D)["mbps"])
+                r["mb_null"] = float(Run(work, fr, "null", cg).go(
+                    mode, big, 1, secs=a.D)["mbps"])
             runs[(fr["key"], mode)].append(r)
             print("bench: round %d/%d: %s, %s done" % (
                 i + 1, a.r, fr["name"], MODES[mode]), file=sys.stderr)
+    allr = {}
     for fr, mode in rows:
         rs = runs[(fr["key"], mode)]
         res[(fr["key"], mode)] = {k: sorted(x[k] for x in rs)[len(rs) // 2]
                                   for k in rs[0]}
         res[(fr["key"], mode)]["name"] = fr["name"]
+        allr[(fr["key"], mode)] = {k: [x[k] for x in rs] for k in rs[0]}
 
     for title, want in (("STARTTLS sessions", ("1.2", "1.3")),
                         ("Plaintext sessions (no STARTTLS)", ("plain",))):
         print("%s:\n" % title)
-        print("| front | mode | sessions/s | p50 ms | p99 ms | machine CPU "
-              "ms/session | front CPU ms/session | front peak RSS KiB |")
-        print("|---|---|---|---|---|---|---|---|")
-        for (key, mode), r in res.items():
+        print("| front | mode | sessions/s | p50 ms | p99 ms | "
+              "front peak RSS KiB |")
+        print("|---|---|---|---|---|---|")
+        for (key, mode), r in allr.items():
             if mode in want:
-                print("| %s | %s | %.1f | %.0f | %.0f | %.1f | %.1f | %d |" %
-                      (r["name"], MODES[mode], r["rate"], r["p50"],
-                       r["p99"], r["mcpu"], r["cpu"], r["rss"]))
+                print("| %s | %s | %s | %s | %s | %s |" % (
+                    res[(key, mode)]["name"], MODES[mode],
+                    spread(r["rate"], "%.1f"), spread(r["p50"], "%.1f"),
+                    spread(r["p99"], "%.1f"), spread(r["rss"], "%d")))
         print()
-    print("DATA phase, one 20 MB message at a time:\n")
+    print("Whole-machine CPU per session, ms, and its parts (machine = "
+          "front + backends + loadgen + kthreads + rest; softirq is "
+          "inside them):\n")
+    print("| front | mode | machine | front | backends | loadgen | "
+          "kthreads | rest | softirq |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (key, mode), r in allr.items():
+        print("| %s | %s | %s |" % (
+            res[(key, mode)]["name"], MODES[mode], " | ".join(
+                spread(r[k], "%.2f") if k in r else "-"
+                for k in ("mcpu",) + PARTS + ("softirq",))))
+    print()
+    print("DATA phase, one %d MB message at a time:\n" % a.m)
     print("| front | mode | DATA MB/s, stand-in | DATA MB/s, null |")
     print("|---|---|---|---|")
-    for (key, mode), r in res.items():
+    for (key, mode), r in allr.items():
         if "mb_null" in r:
-            print("| %s | %s | %.1f | %.0f |" % (
-                r["name"], MODES[mode], r["mb_standin"], r["mb_null"]))
+            print("| %s | %s | %s | %s |" % (
+                res[(key, mode)]["name"], MODES[mode],
+                spread(r["mb_standin"], "%.1f"), spread(r["mb_null"], "%.0f")))
     print()
     if a.f is not None:
         return 0

@@ -3,7 +3,12 @@
  *
  *	loadgen [-T] [-v 1.2|1.3] [-C ciphers] [-n sessions] [-c concurrency]
  *	    [-s bytes] [-m messages] [-z] [-K certkey.pem] [-t seconds]
- *	    host port
+ *	    [-d seconds] host port
+ *
+ * -d sizes the run by time instead of by -n: each worker starts sessions
+ * until that many seconds have passed since the first one began (at least
+ * one each), so that a round lasts as long on a fast machine as on a slow
+ * one; sessions= then says how many ran.
  *
  * -m sends that many messages per session; -z makes their sizes vary
  * (200 bytes to -s) and gives each a header "X-Load: i j" (session,
@@ -57,6 +62,7 @@ static char		*msg;
 static SSL_CTX		*ctx;
 
 static int		 deadline = 30;	/* seconds, each connect, read, write */
+static double		 duration;	/* -d: seconds of sessions, or 0 */
 
 struct sess {
 	int		 fd;
@@ -314,7 +320,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: loadgen [-T] [-v 1.2|1.3] [-C ciphers] "
 	    "[-n sessions] [-c concurrency] [-s bytes] [-m messages] [-z] "
-	    "[-K certkey.pem] [-t seconds] host port\n");
+	    "[-K certkey.pem] [-t seconds] [-d seconds] host port\n");
 	exit(100);
 }
 
@@ -325,14 +331,15 @@ main(int argc, char *argv[])
 	double		*lat, t0, t, sum, dsum = 0;
 	uint64_t	 csum = 0, w;
 	uint32_t	 protocols;
-	size_t		 i, got = 0;
+	size_t		 i, got = 0, nlat;
 	pid_t		 pid;
 	ssize_t		 r;
 	int		 c, k, p[2], failed = 0, status;
 
-	while ((c = getopt(argc, argv, "Tv:C:n:c:s:m:zK:t:")) != -1) {
+	while ((c = getopt(argc, argv, "Tv:C:n:c:s:m:zK:t:d:")) != -1) {
 		switch (c) {
 		case 't': deadline = atoi(optarg); break;
+		case 'd': duration = atof(optarg); break;
 		case 'm': nmsg = atoi(optarg); break;
 		case 'z': mixed = 1; break;
 		case 'K': certkey = optarg; break;
@@ -347,8 +354,10 @@ main(int argc, char *argv[])
 	}
 	argv += optind;
 	if (argc - optind != 2 || nsessions < 1 || conc < 1 || msgsize < 2 ||
-	    nmsg < 1 || deadline < 1)
+	    nmsg < 1 || deadline < 1 || duration < 0)
 		usage();
+	if (duration > 0)
+		nsessions = 0x7fffffff;	/* until the time is up */
 	host = argv[0];
 	port = argv[1];
 
@@ -395,6 +404,9 @@ main(int argc, char *argv[])
 			for (i = k; i < (size_t)nsessions; i += conc) {
 				double	 rec[2];
 
+				if (duration > 0 && i >= (size_t)conc &&
+				    now() - t0 >= duration)
+					break;
 				datatime = 0;
 				t = now();
 				rec[0] = session((int)i) == 0 ? now() - t : -1;
@@ -406,10 +418,18 @@ main(int argc, char *argv[])
 		}
 	}
 	close(p[1]);
-	lat = calloc(nsessions, sizeof(double));
+	nlat = duration > 0 ? 1024 : (size_t)nsessions;
+	if ((lat = calloc(nlat, sizeof(double))) == NULL)
+		return 111;
 	for (;;) {
 		double	 rec[2];
 
+		if (got == nlat) {
+			if ((lat = realloc(lat, 2 * nlat * sizeof(double))) ==
+			    NULL)
+				return 111;
+			nlat *= 2;
+		}
 		if (got + (size_t)failed == (size_t)nsessions ||
 		    (r = read(p[0], rec, sizeof(rec))) != sizeof(rec))
 			break;
@@ -429,7 +449,7 @@ main(int argc, char *argv[])
 	printf("messages=%zu ", got * (size_t)nmsg);
 	printf("sessions=%d ok=%zu failed=%d seconds=%.3f rate=%.2f "
 	    "p50_ms=%.2f p99_ms=%.2f mbps=%.2f bytes=%zu checksum=%016llx\n",
-	    nsessions, got, failed, t, got / t,
+	    (int)got + failed, got, failed, t, got / t,
 	    got ? lat[got / 2] * 1000 : 0,
 	    got ? lat[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1] *
 	    1000 : 0, dsum > 0 ? got * (double)msgsize / dsum / 1e6 : 0, msgsize,
