@@ -29,16 +29,6 @@
 #include "mxname.h"
 #include "policy.h"
 
-static const char *const verdict_names[] = {
-	"skip", "plain", "may", "encrypt", "cafile", "pem", "dane"
-};
-
-const char *
-policy_verdict_name(enum verdict_tls v)
-{
-	return verdict_names[v];
-}
-
 /* The least the rule asks of every MX host */
 static enum tlsdest_level
 floor_of(const struct domain_rule *r)

@@ -91,6 +91,5 @@ void	policy_decide(const struct domain_rule *r, const char *host,
 	    const struct host_facts *found, struct verdict *v);
 void	policy_facts(const char *dir, const struct dns_addr *d, int port,
 	    int dane, struct mx_facts *m);
-const char *policy_verdict_name(enum verdict_tls v);
 
 #endif
