@@ -43,12 +43,25 @@ Every message is checked on arrival (count and checksum), so a fast figure
 cannot hide lost mail.  The table is printed as Markdown, with the ratios
 against the targets of the benchmark issue.
 
+The scale curve (--scale, on by default) measures what a certificate per
+server name costs: starttls-smtpd again, once for each count N given,
+with a control directory of its own whose servercerts/ holds N named
+certificates (made for this run: one RSA key, each certificate for its
+own name, signed by the test CA; N = 0 is an empty servercerts/).  Its
+STARTTLS TLS 1.2 sessions name the last of the N in the handshake (SNI),
+or with none a name that has no file, and loadgen -V fails any session
+not served that name's certificate (servercert.pem's, with none); its
+plaintext sessions never get that far.  Sessions/s, the machine's CPU
+per session with its parts and the front's peak RSS are shown against N,
+and the cost of the most names against the fewest, round by round.
+
 Each figure is the median of -r rounds, the fronts taking turns, with
-the smallest and largest of them beside it.  A quick look: -d 1 -D 1 -r 1.
+the smallest and largest of them beside it.  A quick look: -d 1 -D 1 -r 1
+(-f ours --scale '' for starttls-smtpd alone).
 
   tests/bench/bench.py [-d seconds] [-D seconds] [-c concurrency] [-s bytes]
                  [-m megabytes] [-r rounds] [-f front,...]
-                 [--front name=program ...]
+                 [--front name=program ...] [--scale count,...]
 """
 import argparse
 import glob
@@ -75,6 +88,11 @@ NULL = os.path.join(B, "nullsmtpd")
 CGJOIN = os.path.join(B, "cgjoin")
 HZ = os.sysconf("SC_CLK_TCK")
 CIPHER12 = "ECDHE-RSA-AES128-GCM-SHA256"
+# the scale curve's server names: the i-th, and one that has no file
+NAMED = "n%03d.names.example.org"
+UNNAMED = "absent.names.example.org"
+# starttls-smtpd reads at most this many files of servercerts/
+NAMED_MAX = 256
 
 
 def sh(argv, **kw):
@@ -249,14 +267,15 @@ class Tcpserver:
         os.unlink(self.log.name)
 
 
-def loadgen(srv, mode, size, c, n=None, secs=None):
+def loadgen(srv, mode, size, c, n=None, secs=None, tls=()):
     """mode: "1.2" or "1.3" for STARTTLS sessions, "plain" for none; n
-    sessions, or as many as secs seconds take.  The figures, with the
-    machine's CPU per session and its parts (breakdown())."""
+    sessions, or as many as secs seconds take; tls: more loadgen options
+    for STARTTLS sessions.  The figures, with the machine's CPU per
+    session and its parts (breakdown())."""
     argv = [LOADGEN, "-c", str(c), "-s", str(size)] + (
         ["-n", str(n)] if n else ["-d", str(secs)])
     if mode != "plain":
-        argv += ["-T", "-v", mode]
+        argv += ["-T", "-v", mode] + list(tls)
         if mode == "1.2":
             argv += ["-C", CIPHER12]
     before = snapshot(srv.cg)
@@ -271,7 +290,8 @@ def loadgen(srv, mode, size, c, n=None, secs=None):
 
 
 class Run:
-    """One front with one backend, in a fresh directory."""
+    """One front with one backend, in a fresh directory; the front's own
+    control directory if it has one, else work's."""
 
     def __init__(self, work, front, backend, cg):
         self.cg = cg
@@ -285,7 +305,8 @@ class Run:
         self.mlog = os.path.join(self.dir, "measure.log")
         self.env = dict(os.environ, STANDIN_HOME=work, STANDIN_RECORD=self.rec,
                         STARTTLS_RECEIVED=lib.RECEIVED,
-                        STARTTLS_CONTROLDIR=os.path.join(work, "control"),
+                        STARTTLS_CONTROLDIR=front.get(
+                            "control", os.path.join(work, "control")),
                         NULLSMTPD_LOG=self.nulllog)
 
     def chain(self, measured):
@@ -301,7 +322,8 @@ class Run:
         srv = Tcpserver(self.chain(measured), self.env,
                         not self.front.get("root"), self.cg)
         try:
-            r = loadgen(srv, mode, size, c, n, secs)
+            r = loadgen(srv, mode, size, c, n, secs,
+                        self.front.get("loadgen", ()))
         finally:
             srv.stop()
         self.check(int(r["ok"]), size, r["checksum"])
@@ -391,6 +413,102 @@ def fronts(pem, extra=()):
     return out
 
 
+def control(path, named=None):
+    """A control directory at path, as the fronts read it: me, rcpthosts,
+    servercert.pem; and unless named is None, a servercerts/ holding
+    copies of the files named lists (none: an empty one)."""
+    os.makedirs(path)
+    for name, text in (("me", "bench.example.org\n"),
+                       ("rcpthosts", "example.org\n")):
+        with open(os.path.join(path, name), "w") as f:
+            f.write(text)
+    shutil.copy(lib.cert("servercert.pem"), path)
+    if named is not None:
+        os.mkdir(os.path.join(path, "servercerts"))
+        for p in named:
+            shutil.copy(p, os.path.join(path, "servercerts"))
+    return path
+
+
+def named_certs(d, n):
+    """Certificates for the names NAMED % 0 to n - 1, made in d: each
+    <name>.pem a key and its chain, as servercert.pem.  One key serves
+    them all, servercert.pem's RSA key (a key each would take minutes to
+    make, and would not change what a handshake costs); each certificate
+    is for its own name (CN and DNS name), signed by the test CA.  Their
+    paths, in the order of the names."""
+    def openssl(*argv):
+        p = sh(("openssl",) + argv)
+        if p.returncode != 0:
+            raise RuntimeError("openssl %s: %s" % (argv[0],
+                                                   p.stderr.strip()))
+        return p.stdout
+
+    os.makedirs(d)
+    csr, ext = os.path.join(d, "csr"), os.path.join(d, "ext")
+    openssl("req", "-new", "-config", os.devnull, "-key",
+            lib.cert("server.key"), "-subj", "/CN=bench", "-out", csr)
+    with open(lib.cert("server.key")) as f:
+        key = f.read()
+    with open(lib.cert("ca.pem")) as f:
+        ca = f.read()
+    out = []
+    for i in range(n):
+        name = NAMED % i
+        with open(ext, "w") as f:
+            f.write("basicConstraints = critical, CA:FALSE\n"
+                    "keyUsage = critical, digitalSignature, "
+                    "keyEncipherment\n"
+                    "extendedKeyUsage = serverAuth\n"
+                    "subjectAltName = DNS:%s\n" % name)
+        leaf = openssl("x509", "-req", "-sha256", "-days", "30", "-in", csr,
+                       "-CA", lib.cert("ca.pem"), "-CAkey",
+                       lib.cert("ca.key"), "-set_serial",
+                       "0x" + os.urandom(16).hex(), "-subj", "/CN=" + name,
+                       "-extfile", ext)
+        out.append(os.path.join(d, name + ".pem"))
+        with open(out[-1], "w") as f:
+            f.write(key + leaf + ca)
+    return out
+
+
+def scale_fronts(work, counts):
+    """The scale curve's fronts: starttls-smtpd once for each count in
+    counts, with a control directory whose servercerts/ holds that many
+    named certificates.  Its STARTTLS sessions ask for the last of those
+    names and fail unless they get its certificate; with no names, for a
+    name without a file, and fail unless they get servercert.pem's
+    (localhost)."""
+    smtpd = os.path.join(B, "starttls-smtpd")
+    t = time.time()
+    named = named_certs(os.path.join(work, "named"), max(counts))
+    print("bench: %d named certificates made in %.1f s" % (
+        len(named), time.time() - t), file=sys.stderr)
+    out = []
+    for n in counts:
+        sni, want = (NAMED % (n - 1),) * 2 if n else (UNNAMED, "localhost")
+        out.append({"name": "starttls-smtpd, %d names in servercerts/" % n,
+                    "key": "names%d" % n, "names": n,
+                    "modes": ["1.2", "plain"],
+                    "control": control(os.path.join(
+                        work, "control-names%d" % n), named[:n]),
+                    "loadgen": ["-S", sni, "-V", want],
+                    "chain": lambda back: [smtpd] + back})
+    return out
+
+
+def counts(text):
+    """--scale's argument: the numbers of names, ascending."""
+    try:
+        v = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError("not numbers: %r" % text)
+    if v and (v[0] < 0 or v[-1] > NAMED_MAX):
+        raise argparse.ArgumentTypeError(
+            "from 0 to %d names (starttls-smtpd reads no more)" % NAMED_MAX)
+    return v
+
+
 PARTS = ("front", "back", "loadgen", "kthreads", "rest")
 MODES = {"1.2": "STARTTLS, TLS 1.2", "1.3": "STARTTLS, TLS 1.3",
          "plain": "plaintext"}
@@ -416,6 +534,11 @@ def main():
     ap.add_argument("-f", default=None,
                     help="only these fronts, e.g. plain,ours (a quick "
                     "look; the targets need plain, tlsw and ours)")
+    ap.add_argument("--scale", type=counts, default="0,10,100,256",
+                    metavar="N,...",
+                    help="the scale curve: starttls-smtpd with N named "
+                    "certificates in servercerts/, for each N, whatever "
+                    "-f says ('' for none)")
     a = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="starttls-bench.")
@@ -440,12 +563,7 @@ def spread(vals, fmt):
 
 def bench(work, a, cg):
     lib.make_certs()
-    os.makedirs(os.path.join(work, "control"))
-    for name, text in (("me", "bench.example.org\n"),
-                       ("rcpthosts", "example.org\n")):
-        with open(os.path.join(work, "control", name), "w") as f:
-            f.write(text)
-    shutil.copy(lib.cert("servercert.pem"), os.path.join(work, "control"))
+    control(os.path.join(work, "control"))
     os.makedirs(os.path.join(work, "bin"))
     os.symlink(lib.QUEUE, os.path.join(work, "bin", "qmail-queue"))
     pem = os.path.join(work, "tlswrapper.pem")
@@ -462,6 +580,9 @@ def bench(work, a, cg):
           "throughput: %g s of %d MB messages; TLS 1.2 is %s; each figure "
           "the median of %d rounds (smallest-largest)" % (
               a.d, a.c, a.s, a.D, a.m, CIPHER12, a.r))
+    if a.scale:
+        print("scale curve: starttls-smtpd with %s names in servercerts/" %
+              ", ".join(str(n) for n in a.scale))
     if cg.why is not None:
         print("bench: %s: the server's tree is not split into front and "
               "backends, it falls into rest" % cg.why, file=sys.stderr)
@@ -470,9 +591,11 @@ def bench(work, a, cg):
     res = {}
     big = a.m * 1000 * 1000
     extra = [f.split("=", 1) for f in a.front]
+    scale = scale_fronts(work, a.scale) if a.scale else []
     rows = [(fr, mode) for fr in fronts(pem, extra)
             for mode in fr["modes"]
             if a.f is None or fr["key"] in a.f.split(",")]
+    rows += [(fr, mode) for fr in scale for mode in fr["modes"]]
     runs = {(fr["key"], mode): [] for fr, mode in rows}
     # the fronts take turns, so that a slow spell of the machine does not
     # fall on one of them only
@@ -489,7 +612,8 @@ def bench(work, a, cg):
                     r[k] = lg[k]
             run.go(mode, a.s, a.c, n=a.measured, measured=True)
             r["cpu"], r["rss"] = run.cost()
-            if mode != "1.3" and (mode != "plain" or fr["key"] == "plain"):
+            if mode != "1.3" and (mode != "plain" or fr["key"] == "plain") \
+                    and "names" not in fr:
                 r["mb_standin"] = float(run.go(mode, big, 1,
                                                secs=a.D)["mbps"])
                 r["mb_null"] = float(Run(work, fr, "null", cg).go(
@@ -504,6 +628,9 @@ def bench(work, a, cg):
                                   for k in rs[0]}
         res[(fr["key"], mode)]["name"] = fr["name"]
         allr[(fr["key"], mode)] = {k: [x[k] for x in rs] for k in rs[0]}
+    # the scale curve has a table of its own
+    curve = {fr["key"] for fr in scale}
+    main = {k: r for k, r in allr.items() if k[0] not in curve}
 
     for title, want in (("STARTTLS sessions", ("1.2", "1.3")),
                         ("Plaintext sessions (no STARTTLS)", ("plain",))):
@@ -511,7 +638,7 @@ def bench(work, a, cg):
         print("| front | mode | sessions/s | p50 ms | p99 ms | "
               "front peak RSS KiB |")
         print("|---|---|---|---|---|---|")
-        for (key, mode), r in allr.items():
+        for (key, mode), r in main.items():
             if mode in want:
                 print("| %s | %s | %s | %s | %s | %s |" % (
                     res[(key, mode)]["name"], MODES[mode],
@@ -524,7 +651,7 @@ def bench(work, a, cg):
     print("| front | mode | machine | front | backends | loadgen | "
           "kthreads | rest | softirq |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for (key, mode), r in allr.items():
+    for (key, mode), r in main.items():
         print("| %s | %s | %s |" % (
             res[(key, mode)]["name"], MODES[mode], " | ".join(
                 spread(r[k], "%.2f") if k in r else "-"
@@ -533,15 +660,56 @@ def bench(work, a, cg):
     print("DATA phase, one %d MB message at a time:\n" % a.m)
     print("| front | mode | DATA MB/s, stand-in | DATA MB/s, null |")
     print("|---|---|---|---|")
-    for (key, mode), r in allr.items():
+    for (key, mode), r in main.items():
         if "mb_null" in r:
             print("| %s | %s | %s | %s |" % (
                 res[(key, mode)]["name"], MODES[mode],
                 spread(r["mb_standin"], "%.1f"), spread(r["mb_null"], "%.0f")))
     print()
+    if scale:
+        scale_table(scale, allr)
     if a.f is not None:
         return 0
     return targets(res)
+
+
+def scale_table(scale, allr):
+    """The scale curve: a session's cost against the number of names in
+    servercerts/, and the most names' cost against the fewest's, as the
+    ratio in each round (the variants take turns, so a round's figures
+    share the machine's mood)."""
+    print("Cost against the number of server names: starttls-smtpd with "
+          "N certificates in servercerts/; STARTTLS sessions name the "
+          "last (none: a name without a file); CPU ms per session:\n")
+    print("| names | mode | sessions/s | machine | front | backends | "
+          "loadgen | kthreads | rest | front peak RSS KiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for mode in ("1.2", "plain"):
+        for fr in scale:
+            r = allr[(fr["key"], mode)]
+            print("| %d | %s | %s | %s | %s |" % (
+                fr["names"], MODES[mode], spread(r["rate"], "%.1f"),
+                " | ".join(spread(r[k], "%.2f") if k in r else "-"
+                           for k in ("mcpu",) + PARTS),
+                spread(r["rss"], "%d")))
+    print()
+    if len(scale) < 2:
+        return
+    few, most = scale[0], scale[-1]
+    print("%d names against %d: the ratio of their figures in each "
+          "round:\n" % (most["names"], few["names"]))
+    print("| mode | sessions/s ratio | machine CPU/session ratio | wanted "
+          "| met |")
+    print("|---|---|---|---|---|")
+    for mode in ("1.2", "plain"):
+        a, b = allr[(few["key"], mode)], allr[(most["key"], mode)]
+        rate = [y / x for x, y in zip(a["rate"], b["rate"])]
+        cpu = [y / x for x, y in zip(a["mcpu"], b["mcpu"])]
+        ok = sorted(cpu)[len(cpu) // 2] <= 1.05
+        print("| %s | %s | %s | CPU <= 1.05 | %s |" % (
+            MODES[mode], spread(rate, "%.3f"), spread(cpu, "%.3f"),
+            "yes" if ok else "**no**"))
+    print()
 
 
 def targets(res):

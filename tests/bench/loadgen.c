@@ -1,9 +1,9 @@
 /*
  * loadgen: SMTP sessions as fast as a front will take them, for make bench.
  *
- *	loadgen [-T] [-v 1.2|1.3] [-C ciphers] [-n sessions] [-c concurrency]
- *	    [-s bytes] [-m messages] [-z] [-K certkey.pem] [-t seconds]
- *	    [-d seconds] host port
+ *	loadgen [-T] [-v 1.2|1.3] [-C ciphers] [-S servername] [-V name]
+ *	    [-n sessions] [-c concurrency] [-s bytes] [-m messages] [-z]
+ *	    [-K certkey.pem] [-t seconds] [-d seconds] host port
  *
  * -d sizes the run by time instead of by -n: each worker starts sessions
  * until that many seconds have passed since the first one began (at least
@@ -16,6 +16,14 @@
  * side can check every message arrived once and intact
  * (tests/e2e/t_load.py builds the same bodies); -K presents a client
  * certificate in every odd session, which then relays to far@foreign.net.
+ *
+ * -S names that server in the TLS handshake (SNI; localhost by default),
+ * so that a front with a certificate per server name serves that name's.
+ * -V checks that the certificate the server sent is for that name (its
+ * DNS names, or its CN when it has none, as X509_check_host(3) says;
+ * the chain is not verified): a session that got another fails, and
+ * mismatched= says how many did, so that a bench of named certificates
+ * cannot be quietly served the default one.
  *
  * Every connect, read and write has a deadline (-t, 30 s by default):
  * a connection the server never saw (a SYN-cookie handshake whose last
@@ -54,8 +62,11 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 static const char	*host, *port, *certkey;
+static const char	*servername = "localhost", *wantname;
+static char		 notfor[300];	/* -V: why a session failed */
 static int		 starttls, nsessions = 100, conc = 4, nmsg = 1, mixed;
 static size_t		 msgsize = 200;
 static char		*msg;
@@ -72,6 +83,20 @@ struct sess {
 	const char	*stage;		/* what the session was doing */
 	const char	*why;		/* why it failed */
 };
+
+/* Is the certificate the server sent for wantname?  (-V) */
+static int
+certfor(SSL *tls)
+{
+	X509	*cert;
+	int	 ok;
+
+	if ((cert = SSL_get_peer_certificate(tls)) == NULL)
+		return 0;
+	ok = X509_check_host(cert, wantname, strlen(wantname), 0, NULL) == 1;
+	X509_free(cert);
+	return ok;
+}
 
 static double
 now(void)
@@ -207,6 +232,8 @@ mixmsg(int i, int j)
 	return len;
 }
 
+/* Session i: 0 if it went through, -1 if not, -2 if -V found the wrong
+ * certificate. */
 static int
 session(int i)
 {
@@ -214,7 +241,7 @@ session(int i)
 	struct addrinfo		 hints, *ai;
 	struct timeval		 tv = { deadline, 0 };
 	double			 t;
-	int			 one = 1, ok = -1, j;
+	int			 one = 1, ok = -1, mismatch = 0, j;
 
 	memset(&s, 0, sizeof(s));
 	s.stage = "connect";
@@ -261,10 +288,15 @@ session(int i)
 		    SSL_use_PrivateKey_file(s.tls, certkey,
 		    SSL_FILETYPE_PEM) != 1)) ||
 		    SSL_set_fd(s.tls, s.fd) != 1 ||
-		    SSL_set_tlsext_host_name(s.tls, "localhost") != 1 ||
+		    SSL_set_tlsext_host_name(s.tls, servername) != 1 ||
 		    SSL_connect(s.tls) != 1)
 			goto done;
 		s.why = NULL;
+		if (wantname != NULL && !certfor(s.tls)) {
+			s.why = notfor;
+			mismatch = 1;
+			goto done;
+		}
 		if (cmd(&s, "EHLO loadgen\r\n", 250) == -1)
 			goto done;
 	}
@@ -304,7 +336,7 @@ session(int i)
 		SSL_free(s.tls);
 	}
 	close(s.fd);
-	return ok;
+	return mismatch ? -2 : ok;
 }
 
 static int
@@ -319,8 +351,9 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen [-T] [-v 1.2|1.3] [-C ciphers] "
-	    "[-n sessions] [-c concurrency] [-s bytes] [-m messages] [-z] "
-	    "[-K certkey.pem] [-t seconds] [-d seconds] host port\n");
+	    "[-S servername] [-V name] [-n sessions] [-c concurrency] "
+	    "[-s bytes] [-m messages] [-z] [-K certkey.pem] [-t seconds] "
+	    "[-d seconds] host port\n");
 	exit(100);
 }
 
@@ -334,9 +367,9 @@ main(int argc, char *argv[])
 	size_t		 i, got = 0, nlat;
 	pid_t		 pid;
 	ssize_t		 r;
-	int		 c, k, p[2], failed = 0, status;
+	int		 c, k, p[2], failed = 0, mismatched = 0, status;
 
-	while ((c = getopt(argc, argv, "Tv:C:n:c:s:m:zK:t:d:")) != -1) {
+	while ((c = getopt(argc, argv, "Tv:C:S:V:n:c:s:m:zK:t:d:")) != -1) {
 		switch (c) {
 		case 't': deadline = atoi(optarg); break;
 		case 'd': duration = atof(optarg); break;
@@ -346,6 +379,8 @@ main(int argc, char *argv[])
 		case 'T': starttls = 1; break;
 		case 'v': version = optarg; break;
 		case 'C': ciphers = optarg; break;
+		case 'S': servername = optarg; break;
+		case 'V': wantname = optarg; break;
 		case 'n': nsessions = atoi(optarg); break;
 		case 'c': conc = atoi(optarg); break;
 		case 's': msgsize = strtoul(optarg, NULL, 10); break;
@@ -354,8 +389,12 @@ main(int argc, char *argv[])
 	}
 	argv += optind;
 	if (argc - optind != 2 || nsessions < 1 || conc < 1 || msgsize < 2 ||
-	    nmsg < 1 || deadline < 1 || duration < 0)
+	    nmsg < 1 || deadline < 1 || duration < 0 ||
+	    (wantname != NULL && !starttls))
 		usage();
+	if (wantname != NULL)
+		snprintf(notfor, sizeof(notfor),
+		    "the server's certificate is not for %s", wantname);
 	if (duration > 0)
 		nsessions = 0x7fffffff;	/* until the time is up */
 	host = argv[0];
@@ -403,13 +442,16 @@ main(int argc, char *argv[])
 			close(p[0]);
 			for (i = k; i < (size_t)nsessions; i += conc) {
 				double	 rec[2];
+				int	 v;
 
 				if (duration > 0 && i >= (size_t)conc &&
 				    now() - t0 >= duration)
 					break;
 				datatime = 0;
 				t = now();
-				rec[0] = session((int)i) == 0 ? now() - t : -1;
+				/* the latency, or why not (session()) */
+				v = session((int)i);
+				rec[0] = v == 0 ? now() - t : v;
 				rec[1] = datatime;
 				if (write(p[1], rec, sizeof(rec)) != sizeof(rec))
 					_exit(111);
@@ -433,9 +475,11 @@ main(int argc, char *argv[])
 		if (got + (size_t)failed == (size_t)nsessions ||
 		    (r = read(p[0], rec, sizeof(rec))) != sizeof(rec))
 			break;
-		if (rec[0] < 0)
+		if (rec[0] < 0) {
 			failed++;
-		else {
+			if (rec[0] == -2)
+				mismatched++;
+		} else {
 			lat[got++] = rec[0];
 			dsum += rec[1];
 		}
@@ -447,9 +491,10 @@ main(int argc, char *argv[])
 	for (sum = 0, i = 0; i < got; i++)
 		sum += lat[i];
 	printf("messages=%zu ", got * (size_t)nmsg);
-	printf("sessions=%d ok=%zu failed=%d seconds=%.3f rate=%.2f "
-	    "p50_ms=%.2f p99_ms=%.2f mbps=%.2f bytes=%zu checksum=%016llx\n",
-	    (int)got + failed, got, failed, t, got / t,
+	printf("sessions=%d ok=%zu failed=%d mismatched=%d seconds=%.3f "
+	    "rate=%.2f p50_ms=%.2f p99_ms=%.2f mbps=%.2f bytes=%zu "
+	    "checksum=%016llx\n",
+	    (int)got + failed, got, failed, mismatched, t, got / t,
 	    got ? lat[got / 2] * 1000 : 0,
 	    got ? lat[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1] *
 	    1000 : 0, dsum > 0 ? got * (double)msgsize / dsum / 1e6 : 0, msgsize,
