@@ -116,3 +116,24 @@ def sni_broken_named_certificate_falls_back_and_others_are_not_parsed():
     expect_in("unable to use servercerts/broken.example.net.pem: its "
               "private key does not belong to its first certificate; "
               "servercert.pem instead", log, "log")
+
+
+@test
+def sni_256_names_read_only_the_one_asked_for():
+    """With servercerts/ full (256 names), the name asked for still gets
+    its own certificate, and no other file is opened: the other 255 are
+    FIFOs without a writer, on which an open(2) would hang the session."""
+    srv = sni_server({"mail.example.net.pem": mx_pem()})
+    for i in range(255):
+        os.mkfifo(os.path.join(srv.control, "servercerts",
+                               "host%d.example.net.pem" % i))
+    with srv:
+        expect_eq(presented(srv, "mail.example.net"), "CN=mail.example.net",
+                  "named, among 256")
+        expect_eq(presented(srv, None), "CN=localhost", "no SNI")
+        expect_eq(presented(srv, "other.example.net"), "CN=localhost",
+                  "unknown name")
+        srv.idle()
+        log = srv.ourlog()
+    expect_in("sni=mail.example.net cert=servercerts/mail.example.net.pem",
+              log, "log")
