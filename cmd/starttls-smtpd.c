@@ -15,7 +15,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +33,7 @@
 #include "io.h"
 #include "keyfetch.h"
 #include "log.h"
+#include "privs.h"
 #include "proxy.h"
 #include "relay.h"
 #include "sandbox.h"
@@ -119,27 +119,28 @@ number(const char *s, long min, long max)
 }
 
 /*
- * Started as root (tcpserver without -u): the key has been read, now
- * become the user given, or refuse to go on; nothing that talks to the
- * client or starts qmail-smtpd runs as root.
+ * Started as root (tcpserver without -u), we must know whom to become,
+ * or refuse to start at all.
+ */
+static void
+refuse_root(void)
+{
+	if (geteuid() == 0 && (opt.uid <= 0 || opt.gid < 0))
+		log_fatal(100, "refusing to run as root: give -u and -g, "
+		    "or -U with $UID and $GID (or run tcpserver -u)");
+}
+
+/*
+ * Started as root: the key has been read, now become the user given;
+ * nothing that talks to the client or starts qmail-smtpd runs as root.
  */
 static void
 drop(void)
 {
-	gid_t	 g;
-
-	if (geteuid() != 0)
-		return;
-	if (opt.uid <= 0 || opt.gid < 0)
-		log_fatal(100, "refusing to run as root: give -u and -g, "
-		    "or -U with $UID and $GID (or run tcpserver -u)");
-	g = (gid_t)opt.gid;
-	if (setgroups(1, &g) == -1 || setgid(g) == -1 ||
-	    setuid((uid_t)opt.uid) == -1)
+	if (geteuid() == 0 &&
+	    privs_become((uid_t)opt.uid, (gid_t)opt.gid) == -1)
 		log_fatal(111, "unable to drop privileges: %s",
 		    strerror(errno));
-	if (getuid() == 0 || geteuid() == 0 || setuid(0) != -1)
-		log_fatal(111, "unable to drop privileges: still root");
 }
 
 /* Tell a plaintext client why the session ends, as qmail would. */
@@ -286,19 +287,30 @@ finish(struct session *s, int how)
 
 /*
  * In the standby, first: the one servercerts/<name>.pem the relay may ask
- * for once it knows the name (keyfetch.h), read with the rights we
- * started with; then it becomes the user we run as, before it waits for
- * its environment.
+ * for once it knows the name (keyfetch.h), read with the right to read
+ * that we started with; then it is the user we run as, with no more
+ * rights than that, before it waits for its environment.  Started as
+ * root, it becomes the user at once all the same, keeping only the right
+ * to read files until the one is read (privs.h).
  */
 static void
 standby_first(void *arg)
 {
 	struct session	*s = arg;
 
-	if (s->keyfd[0] != -1) {
-		close(s->keyfd[0]);	/* its EOF means: no name wanted */
-		keyfetch_serve(s->keyfd[1], opt.controldir);
+	if (s->keyfd[0] == -1) {
+		drop();
+		return;
 	}
+	close(s->keyfd[0]);	/* its EOF means: no name wanted */
+	if (geteuid() == 0 && privs_become_reader((uid_t)opt.uid, (gid_t)opt.gid) == -1 &&
+	    errno != ENOTSUP)
+		log_fatal(111, "unable to drop privileges: %s",
+		    strerror(errno));
+	keyfetch_serve(s->keyfd[1], opt.controldir);
+	if (privs_end_reader() == -1)
+		log_fatal(111, "unable to drop privileges: %s",
+		    strerror(errno));
 	drop();
 }
 
@@ -652,6 +664,7 @@ main(int argc, char *argv[])
 	clientid_init(&s.trust);
 
 	s.keyfd[0] = s.keyfd[1] = -1;
+	refuse_root();
 	read_keys(&s);
 	if (s.tlsok)
 		standby(&s);	/* before drop(): see standby_first() */
