@@ -15,7 +15,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,7 +31,9 @@
 #include "confcheck.h"
 #include "conn.h"
 #include "io.h"
+#include "keyfetch.h"
 #include "log.h"
+#include "privs.h"
 #include "proxy.h"
 #include "relay.h"
 #include "sandbox.h"
@@ -82,6 +83,7 @@ struct session {
 	struct env		 env;		/* for every server behind us */
 	struct env		 tlsenv;	/* what TLS adds to it */
 	struct tlsconf_server	 keys;		/* read before the sandbox */
+	int			 keyfd[2];	/* a named key, from the standby */
 	struct clientid_trust	 trust;
 	struct tls		*server;	/* set up when first needed */
 	int			 tlsok;		/* TLS may be had */
@@ -117,27 +119,28 @@ number(const char *s, long min, long max)
 }
 
 /*
- * Started as root (tcpserver without -u): the key has been read, now
- * become the user given, or refuse to go on; nothing that talks to the
- * client or starts qmail-smtpd runs as root.
+ * Started as root (tcpserver without -u), we must know whom to become,
+ * or refuse to start at all.
+ */
+static void
+refuse_root(void)
+{
+	if (geteuid() == 0 && (opt.uid <= 0 || opt.gid < 0))
+		log_fatal(100, "refusing to run as root: give -u and -g, "
+		    "or -U with $UID and $GID (or run tcpserver -u)");
+}
+
+/*
+ * Started as root: the key has been read, now become the user given;
+ * nothing that talks to the client or starts qmail-smtpd runs as root.
  */
 static void
 drop(void)
 {
-	gid_t	 g;
-
-	if (geteuid() != 0)
-		return;
-	if (opt.uid <= 0 || opt.gid < 0)
-		log_fatal(100, "refusing to run as root: give -u and -g, "
-		    "or -U with $UID and $GID (or run tcpserver -u)");
-	g = (gid_t)opt.gid;
-	if (setgroups(1, &g) == -1 || setgid(g) == -1 ||
-	    setuid((uid_t)opt.uid) == -1)
+	if (geteuid() == 0 &&
+	    privs_become((uid_t)opt.uid, (gid_t)opt.gid) == -1)
 		log_fatal(111, "unable to drop privileges: %s",
 		    strerror(errno));
-	if (getuid() == 0 || geteuid() == 0 || setuid(0) != -1)
-		log_fatal(111, "unable to drop privileges: still root");
 }
 
 /* Tell a plaintext client why the session ends, as qmail would. */
@@ -283,16 +286,64 @@ finish(struct session *s, int how)
 }
 
 /*
- * The server of the TLS phase, forked now to stand by (see child.h):
- * without it the session goes on without TLS.
+ * In the standby, first: the one servercerts/<name>.pem the relay may ask
+ * for once it knows the name (keyfetch.h), read with the right to read
+ * that we started with; then it is the user we run as, with no more
+ * rights than that, before it waits for its environment.  Started as
+ * root, it becomes the user at once all the same, keeping only the right
+ * to read files until the one is read (privs.h).
+ */
+static void
+standby_first(void *arg)
+{
+	struct session	*s = arg;
+
+	if (s->keyfd[0] == -1) {
+		drop();
+		return;
+	}
+	close(s->keyfd[0]);	/* its EOF means: no name wanted */
+	if (geteuid() == 0 && privs_become_reader((uid_t)opt.uid, (gid_t)opt.gid) == -1 &&
+	    errno != ENOTSUP)
+		log_fatal(111, "unable to drop privileges: %s",
+		    strerror(errno));
+	keyfetch_serve(s->keyfd[1], opt.controldir);
+	if (privs_end_reader() == -1)
+		log_fatal(111, "unable to drop privileges: %s",
+		    strerror(errno));
+	drop();
+}
+
+/*
+ * The server of the TLS phase, forked now to stand by (see child.h),
+ * before the privileges go: without it the session goes on without TLS.
  */
 static void
 standby(struct session *s)
 {
-	if (child_standby(&s->next, opt.prog, &s->env, tlsvars) == 0)
+	s->keyfd[0] = s->keyfd[1] = -1;
+	if (s->keys.nnamed > 0 && keyfetch_open(s->keyfd) == -1) {
+		log_info("servercerts/ not used: %s", strerror(errno));
+		s->keys.nnamed = 0;
+	}
+	if (child_standby(&s->next, opt.prog, &s->env, tlsvars,
+	    standby_first, s) == 0) {
+		if (s->keyfd[1] != -1)
+			close(s->keyfd[1]);
+		s->keyfd[1] = -1;
 		return;
+	}
 	log_info("TLS not available: unable to fork: %s", strerror(errno));
 	s->tlsok = 0;
+}
+
+/* No named key will be asked for: the standby may go on (keyfetch.h). */
+static void
+keys_done(struct session *s)
+{
+	if (s->keyfd[0] != -1)
+		close(s->keyfd[0]);
+	s->keyfd[0] = -1;
 }
 
 /*
@@ -453,15 +504,13 @@ read_keys(struct session *s)
 }
 
 /*
- * The servers, as the user we run as: the TLS phase's standing by, the
- * plaintext phase's running (none for implicit TLS); then the trust
- * files, opened to be read when a client certificate comes.
+ * The plaintext phase's server, as the user we run as (none for implicit
+ * TLS); then the trust files, opened to be read when a client
+ * certificate comes.
  */
 static void
 spawn(struct session *s)
 {
-	if (s->tlsok)
-		standby(s);
 	if (opt.smtps && !s->tlsok)
 		log_fatal(111, "unable to fork: %s", strerror(errno));
 	if (!opt.smtps)
@@ -491,16 +540,36 @@ tls_ready(void *arg)
 }
 
 /*
+ * The bytes of servercerts/<name>.pem, when there is one, into its entry,
+ * from the standby: the relay can open no file.
+ */
+static void
+named_fetch(struct session *s, const char *name, long deadline)
+{
+	struct tlsconf_named	*n;
+
+	if (*name == '\0' || s->keyfd[0] == -1 ||
+	    (n = tlsconf_named_find(&s->keys, name)) == NULL)
+		return;
+	if (keyfetch_get(s->keyfd[0], n->name, &n->pem, &n->pemlen,
+	    deadline) == -1)
+		log_info("unable to fetch servercerts/%s.pem: %s; "
+		    "servercert.pem instead", n->name, strerror(errno));
+}
+
+/*
  * The server context for the name the client asked for: its own
  * certificate, or servercert.pem when it has none or that one fails.
  */
 static int
-server_for(struct session *s, const char *name)
+server_for(struct session *s, const char *name, long deadline)
 {
 	char	 err[512];
 
 	if (s->server != NULL)
 		return 0;
+	named_fetch(s, name, deadline);
+	keys_done(s);
 	if (*name != '\0' && (s->server = tlsconf_server_make(&s->keys,
 	    name, err, sizeof(err))) == NULL && strstr(err, "servercerts/"))
 		log_info("%s; servercert.pem instead", err);
@@ -520,7 +589,9 @@ handshake(struct session *s)
 	int	 r;
 
 	r = clienthello_read(&s->cl, deadline, name, sizeof(name));
-	if (r == 0 && server_for(s, name) == -1)
+	if (r != 0)
+		keys_done(s);
+	if (r == 0 && server_for(s, name, deadline) == -1)
 		return -1;
 	if (r == 0)
 		r = conn_accept(&s->cl, s->server, deadline);
@@ -592,13 +663,18 @@ main(int argc, char *argv[])
 	child_init(&s.next);
 	clientid_init(&s.trust);
 
+	s.keyfd[0] = s.keyfd[1] = -1;
+	refuse_root();
 	read_keys(&s);
+	if (s.tlsok)
+		standby(&s);	/* before drop(): see standby_first() */
 	drop();
 	spawn(&s);
 	narrow(&s.ch, &s.next);
 	if (opt.smtps || plaintext(&s, &status) == 0)
 		status = tls_phase(&s);
 
+	keys_done(&s);
 	if (s.next.pid > 0)	/* no STARTTLS: the standby is not needed */
 		child_end(&s.next, GRACE_MS);
 	/* nothing left to do; freed so that valgrind can tell real leaks */

@@ -354,18 +354,17 @@ named_file(const char *file, char *name, size_t namelen)
 }
 
 /*
- * servercerts/<name>.pem, each read as servercert.pem is (bytes only: the
- * key is parsed only for the name a client asks for).  A file that is
- * not a key pair by its PEM blocks is passed over here; starttls-smtpd
- * -C names it.
+ * The names that servercerts/ has a <name>.pem for: the listing only.
+ * A hosting MX may have hundreds, and a session needs at most one, so
+ * its bytes are read only once a client has asked for its name
+ * (tlsconf_named_load(), by a process that may still open files).
  */
 static void
-named_read(struct tlsconf_server *sv, const char *dir)
+named_list(struct tlsconf_server *sv, const char *dir)
 {
-	struct tlsconf_named	*n;
-	struct dirent		*de;
-	char			 path[PATH_MAX], file[PATH_MAX], why[256];
-	DIR			*d;
+	struct dirent	*de;
+	char		 path[PATH_MAX];
+	DIR		*d;
 
 	if (control_path(path, sizeof(path), dir, "servercerts") == -1 ||
 	    (d = opendir(path)) == NULL)
@@ -374,26 +373,46 @@ named_read(struct tlsconf_server *sv, const char *dir)
 		if (sv->named == NULL && (sv->named = calloc(TLSCONF_NAMED_MAX,
 		    sizeof(*sv->named))) == NULL)
 			break;
-		n = &sv->named[sv->nnamed];
-		if (!named_file(de->d_name, n->name, sizeof(n->name)) ||
-		    snprintf(file, sizeof(file), "%s/%s", path, de->d_name) >=
-		    (int)sizeof(file) ||
-		    (n->pem = tls_load_file(file, &n->pemlen, NULL)) == NULL)
-			continue;
-		if (keypair_shape(n->pem, n->pemlen, why, sizeof(why)) == -1) {
-			pem_wipe(&n->pem, &n->pemlen);
-			continue;
-		}
-		sv->nnamed++;
+		if (named_file(de->d_name, sv->named[sv->nnamed].name,
+		    sizeof(sv->named[sv->nnamed].name)))
+			sv->nnamed++;
 	}
 	closedir(d);
+}
+
+/*
+ * servercerts/<name>.pem's bytes, read as servercert.pem is (not parsed):
+ * 0, or -1 when name is not a server name, there is no such file, or it
+ * is not a key pair by its PEM blocks (starttls-smtpd -C names it).  The
+ * caller wipes them with tls_unload_file().
+ */
+int
+tlsconf_named_load(const char *dir, const char *name, uint8_t **pem,
+    size_t *len)
+{
+	char	 lower[TLSCONF_NAME_MAX + 1], file[TLSCONF_NAME_MAX + 32];
+	char	 path[PATH_MAX], why[256];
+
+	*pem = NULL;
+	*len = 0;
+	if (!tlsconf_servername(name, lower, sizeof(lower)))
+		return -1;
+	snprintf(file, sizeof(file), "servercerts/%s.pem", lower);
+	if (control_path(path, sizeof(path), dir, file) == -1 ||
+	    (*pem = tls_load_file(path, len, NULL)) == NULL)
+		return -1;
+	if (keypair_shape(*pem, *len, why, sizeof(why)) == -1) {
+		pem_wipe(pem, len);
+		return -1;
+	}
+	return 0;
 }
 
 /*
  * What the server side needs from the control directory, read while
  * files can still be opened (as root, before the privileges go; before
  * the sandbox): servercert.pem's bytes, the cipher list, whether to ask
- * for client certificates.  Nothing of the TLS library is touched, so a
+ * for client certificates, the names servercerts/ has files for.  Nothing of the TLS library is touched, so a
  * session that never says STARTTLS never pays for it; the file is only
  * checked for the PEM blocks a key pair needs.  0, or -1 with the reason
  * in err (then STARTTLS is not offered).
@@ -426,7 +445,7 @@ tlsconf_server_read(struct tlsconf_server *sv, const char *dir,
 	sv->ciphersenv = ciphersenv != NULL && *ciphersenv != '\0';
 	sv->askcert = control_path(path, sizeof(path), dir,
 	    "clientca.pem") == 0 && access(path, F_OK) == 0;
-	named_read(sv, dir);
+	named_list(sv, dir);
 	return 0;
 }
 
@@ -457,9 +476,12 @@ keypair_failed(const uint8_t *pem, size_t pemlen, const char *file,
 	seterr(err, errlen, what, libtls);
 }
 
-/* The key pair for a server name, or NULL for servercert.pem's. */
-static struct tlsconf_named *
-named_find(struct tlsconf_server *sv, const char *servername)
+/*
+ * servercerts/ lists a file for this name a client asked for: its entry,
+ * its bytes to be filled in (pem) before tlsconf_server_make(); or NULL.
+ */
+struct tlsconf_named *
+tlsconf_named_find(struct tlsconf_server *sv, const char *servername)
 {
 	char	 name[TLSCONF_NAME_MAX + 1];
 	size_t	 i;
@@ -468,8 +490,7 @@ named_find(struct tlsconf_server *sv, const char *servername)
 	    sizeof(name)))
 		return NULL;
 	for (i = 0; i < sv->nnamed; i++)
-		if (sv->named[i].pem != NULL &&
-		    strcmp(sv->named[i].name, name) == 0)
+		if (strcmp(sv->named[i].name, name) == 0)
 			return &sv->named[i];
 	return NULL;
 }
@@ -530,8 +551,9 @@ server_context(const struct tlsconf_server *sv, const uint8_t *pem,
 /*
  * A configured libtls server context from what tlsconf_server_read()
  * read, or NULL with the reason in err: for servername, if the client
- * asked for a name that has a servercerts/<name>.pem, else (servername
- * NULL or not found) for servercert.pem.  Only that key is parsed.  It
+ * asked for a name whose servercerts/<name>.pem has been loaded into its
+ * entry (tlsconf_named_find()), else (servername NULL, not listed, not
+ * loaded) for servercert.pem.  Only that key is parsed.  It
  * needs no file and no system call the relay's sandbox forbids, so it
  * runs when a client asks for STARTTLS (or at once, for implicit TLS).
  * The key's bytes are wiped either way: they are in OpenSSL's hands, or
@@ -541,13 +563,16 @@ struct tls *
 tlsconf_server_make(struct tlsconf_server *sv, const char *servername,
     char *err, size_t errlen)
 {
-	struct tlsconf_named	*n = named_find(sv, servername);
+	struct tlsconf_named	*n = tlsconf_named_find(sv, servername);
 	struct tls		*ctx;
 	char			 file[TLSCONF_NAME_MAX + 32];
-	uint8_t			**pem = n != NULL ? &n->pem : &sv->pem;
-	size_t			*len = n != NULL ? &n->pemlen : &sv->pemlen;
-	size_t			 i;
+	uint8_t			**pem;
+	size_t			*len, i;
 
+	if (n != NULL && n->pem == NULL)	/* it could not be loaded */
+		n = NULL;
+	pem = n != NULL ? &n->pem : &sv->pem;
+	len = n != NULL ? &n->pemlen : &sv->pemlen;
 	if (n != NULL)
 		snprintf(file, sizeof(file), "servercerts/%s.pem", n->name);
 	else

@@ -10,7 +10,7 @@
 struct tls;
 struct tls_config;
 
-/* at most this many servercerts/<name>.pem are read in a session */
+/* at most this many servercerts/<name>.pem are listed in a session */
 #define TLSCONF_NAMED_MAX	256
 /* a server name: a DNS name, 253 characters at most */
 #define TLSCONF_NAME_MAX	253
@@ -18,7 +18,7 @@ struct tls_config;
 /* A certificate for one server name (SNI): servercerts/<name>.pem. */
 struct tlsconf_named {
 	char		 name[TLSCONF_NAME_MAX + 1];	/* in lower case */
-	uint8_t		*pem;
+	uint8_t		*pem;		/* once loaded, until used */
 	size_t		 pemlen;
 };
 
@@ -26,7 +26,7 @@ struct tlsconf_named {
 struct tlsconf_server {
 	uint8_t		*pem;		/* servercert.pem, until used */
 	size_t		 pemlen;
-	struct tlsconf_named *named;	/* servercerts/, until one is used */
+	struct tlsconf_named *named;	/* servercerts/'s listing */
 	size_t		 nnamed;
 	char		*ciphers;	/* $TLSCIPHERS or tlsserverciphers */
 	int		 ciphersenv;	/* ... and it came from $TLSCIPHERS */
@@ -40,6 +40,10 @@ struct tls	*tlsconf_server_make(struct tlsconf_server *sv,
 	    const char *servername, char *err, size_t errlen);
 int		 tlsconf_servername(const char *name, char *out,
 	    size_t outlen);
+struct tlsconf_named *tlsconf_named_find(struct tlsconf_server *sv,
+	    const char *servername);
+int		 tlsconf_named_load(const char *dir, const char *name,
+	    uint8_t **pem, size_t *len);
 void		 tlsconf_server_free(struct tlsconf_server *sv);
 struct tls	*tlsconf_client(const char *dir, struct tls_config **cfgp,
 	    char *err, size_t errlen, char *note, size_t notelen);

@@ -221,11 +221,13 @@ standby_run(int ctl, char **argv, struct env *e, const char *const *allowed)
  * with P).  From here the process may narrow itself, and child_launch()
  * still starts argv outside the narrowing.  Fork it before opening
  * anything the server must not inherit: it keeps every descriptor we
- * have, as child_start() would pass them.
+ * have, as child_start() would pass them.  first, if not NULL, runs in
+ * the standby before it waits for anything: to serve what only a process
+ * outside the narrowing can, and to give up privileges.
  */
 int
 child_standby(struct child *c, char **argv, struct env *e,
-    const char *const *allowed)
+    const char *const *allowed, void (*first)(void *), void *arg)
 {
 	int	 in[2], out[2], ctl[2], saved;
 
@@ -253,6 +255,8 @@ child_standby(struct child *c, char **argv, struct env *e,
 		close(in[1]);
 		close(out[0]);
 		close(ctl[0]);
+		if (first != NULL)
+			first(arg);
 		standby_run(ctl[1], argv, e, allowed);
 	}
 	close(in[0]);

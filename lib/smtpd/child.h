@@ -29,7 +29,7 @@ struct child {
 void	child_init(struct child *c);
 int	child_start(struct child *c, char **argv, struct env *e);
 int	child_standby(struct child *c, char **argv, struct env *e,
-	    const char *const *allowed);
+	    const char *const *allowed, void (*first)(void *), void *arg);
 int	child_launch(struct child *c, const struct env *add);
 void	child_closein(struct child *c);
 void	child_closeout(struct child *c);

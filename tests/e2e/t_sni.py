@@ -4,8 +4,10 @@ with and without -servername, and Python's ssl.
 """
 import os
 
+import lib
 from lib import (collector, Client, Server, cert, expect, expect_eq,
-                 expect_in, expect_not_in, run)
+                 expect_in, expect_not_in, pids_of, run, wait_for, SMTPD,
+                 STANDIN)
 
 TESTS, test = collector()
 
@@ -15,9 +17,10 @@ def mx_pem():
     return open(cert("mx.key")).read() + open(cert("mx-fullchain.pem")).read()
 
 
-def sni_server(named):
-    """A server whose servercerts/ holds named {file name: text}."""
-    srv = Server()
+def sni_server(named, *args, **kw):
+    """A server (Server's arguments) whose servercerts/ holds named {file
+    name: text}."""
+    srv = Server(*args, **kw)
     os.makedirs(os.path.join(srv.control, "servercerts"))
     for name, text in named.items():
         with open(os.path.join(srv.control, "servercerts", name), "w") as f:
@@ -116,3 +119,82 @@ def sni_broken_named_certificate_falls_back_and_others_are_not_parsed():
     expect_in("unable to use servercerts/broken.example.net.pem: its "
               "private key does not belong to its first certificate; "
               "servercert.pem instead", log, "log")
+
+
+@test
+def sni_256_names_read_only_the_one_asked_for():
+    """With servercerts/ full (256 names), the name asked for still gets
+    its own certificate, and no other file is opened: the other 255 are
+    FIFOs without a writer, on which an open(2) would hang the session."""
+    srv = sni_server({"mail.example.net.pem": mx_pem()})
+    for i in range(255):
+        os.mkfifo(os.path.join(srv.control, "servercerts",
+                               "host%d.example.net.pem" % i))
+    with srv:
+        expect_eq(presented(srv, "mail.example.net"), "CN=mail.example.net",
+                  "named, among 256")
+        expect_eq(presented(srv, None), "CN=localhost", "no SNI")
+        expect_eq(presented(srv, "other.example.net"), "CN=localhost",
+                  "unknown name")
+        srv.idle()
+        log = srv.ourlog()
+    expect_in("sni=mail.example.net cert=servercerts/mail.example.net.pem",
+              log, "log")
+
+
+def status_of(pid):
+    """/proc/PID/status as {field: value}."""
+    with open("/proc/%d/status" % pid) as f:
+        return dict(l.split(":", 1) for l in f.read().splitlines()
+                    if ":" in l)
+
+
+@test
+def sni_root_started_standby_keeps_only_the_right_to_read():
+    """Started as root, with servercerts/ readable by root only: the
+    standby, which reads the named file for the relay, is never root
+    while the session runs (on Linux: the user, with CAP_DAC_READ_SEARCH
+    alone), the named certificate is still served, and qmail-smtpd keeps
+    no capability at all."""
+    if os.geteuid() != 0 or not os.path.exists("/proc/self/status") or \
+            lib.VALGRIND:
+        return "skip"
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    script = ('grep ^Cap /proc/self/status > "$STANDIN_RECORD/caps.$$"; '
+              'exec "$0"')
+    srv = sni_server({"mail.example.net.pem": mx_pem()},
+                     ("SMTPD", "-U", "sh", "-c", script, STANDIN),
+                     env={"UID": str(nobody.pw_uid),
+                          "GID": str(nobody.pw_gid)})
+    srv.tcpopts = []                    # tcpserver runs us as root
+    for f in ("servercert.pem", "servercerts/mail.example.net.pem"):
+        os.chmod(os.path.join(srv.control, f), 0o600)
+    with srv:
+        c = Client(srv.port)
+        c.reply()
+        c.cmd(b"EHLO x")
+        expect(wait_for(lambda: len(pids_of(SMTPD)) == 2, 5),
+               "relay and standby: %r" % pids_of(SMTPD))
+        pids = pids_of(SMTPD)
+        standby = [p for p in pids
+                   if int(status_of(p)["PPid"]) in pids]
+        expect_eq(len(standby), 1, "one standby among %r" % pids)
+        st = status_of(standby[0])
+        expect_eq(st["Uid"].split(), [str(nobody.pw_uid)] * 4,
+                  "the standby's uids")
+        expect_eq(int(st["CapEff"], 16), 1 << 2,
+                  "effective: CAP_DAC_READ_SEARCH only")
+        expect_eq(int(st["CapPrm"], 16), 1 << 2,
+                  "permitted: CAP_DAC_READ_SEARCH only")
+        c.cmd(b"QUIT")
+        c.close()
+        expect_eq(presented(srv, "mail.example.net"), "CN=mail.example.net",
+                  "named, from a file only root can read")
+        srv.idle()
+        for f in os.listdir(srv.rec):
+            if f.startswith("caps."):
+                caps = open(os.path.join(srv.rec, f)).read().split()
+                expect_eq([int(v, 16) for v in caps[1::2][:3]], [0, 0, 0],
+                          "qmail-smtpd's inheritable, permitted, effective "
+                          "capabilities: %r" % caps)

@@ -30,7 +30,7 @@ standby_setup(struct child *c, char **argv, struct env *add)
 
 	if (env_init(&base, basevars) == -1)
 		return -1;
-	r = child_standby(c, argv, &base, tlsnames);
+	r = child_standby(c, argv, &base, tlsnames, NULL, NULL);
 	env_free(&base);		/* the standby has its own copy */
 	if (r == -1)
 		return -1;
