@@ -322,9 +322,9 @@ static void
 standby(struct session *s)
 {
 	s->keyfd[0] = s->keyfd[1] = -1;
-	if (s->keys.nnamed > 0 && keyfetch_open(s->keyfd) == -1) {
+	if (s->keys.hasnamed && keyfetch_open(s->keyfd) == -1) {
 		log_info("servercerts/ not used: %s", strerror(errno));
-		s->keys.nnamed = 0;
+		s->keys.hasnamed = 0;
 	}
 	if (child_standby(&s->next, opt.prog, &s->env, tlsvars,
 	    standby_first, s) == 0) {
@@ -531,7 +531,7 @@ tls_ready(void *arg)
 	struct session	*s = arg;
 	char		 err[512];
 
-	if (s->keys.nnamed > 0)
+	if (s->keys.hasnamed)
 		return 1;
 	if ((s->server = tlsconf_server_make(&s->keys, NULL, err,
 	    sizeof(err))) == NULL)
@@ -540,16 +540,17 @@ tls_ready(void *arg)
 }
 
 /*
- * The bytes of servercerts/<name>.pem, when there is one, into its entry,
- * from the standby: the relay can open no file.
+ * The bytes of servercerts/<name>.pem, when there is one, from the
+ * standby: the relay can open no file.  No such file is no error: the
+ * client gets servercert.pem.
  */
 static void
 named_fetch(struct session *s, const char *name, long deadline)
 {
-	struct tlsconf_named	*n;
+	struct tlsconf_named	*n = &s->keys.named;
 
-	if (*name == '\0' || s->keyfd[0] == -1 ||
-	    (n = tlsconf_named_find(&s->keys, name)) == NULL)
+	if (s->keyfd[0] == -1 ||
+	    !tlsconf_servername(name, n->name, sizeof(n->name)))
 		return;
 	if (keyfetch_get(s->keyfd[0], n->name, &n->pem, &n->pemlen,
 	    deadline) == -1)

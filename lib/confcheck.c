@@ -662,9 +662,6 @@ servercerts_entry(struct confcheck *c, const char *file, const char *entry)
 	if (!tlsconf_servername(name, name, sizeof(name)))
 		confcheck_say(c, file, CHECK_WARNING, "ignored: not <server "
 		    "name>.pem");
-	else if (++c->named > TLSCONF_NAMED_MAX)
-		confcheck_say(c, file, CHECK_WARNING, "ignored: only %d "
-		    "files are read", TLSCONF_NAMED_MAX);
 	else
 		confcheck_keypair(c, file, name, CHECK_REQUIRED);
 }

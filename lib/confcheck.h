@@ -16,7 +16,6 @@ enum check_level {
 struct confcheck {
 	const char	*dir;		/* the control directory */
 	int		 seen[CHECK_ERROR + 1];
-	int		 named;		/* servercerts/ files seen */
 };
 
 /* whether a file must be there */

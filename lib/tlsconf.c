@@ -25,7 +25,6 @@
 #include <sys/types.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -338,70 +337,35 @@ tlsconf_servername(const char *name, char *out, size_t outlen)
 	return i > 0 && label > 0;
 }
 
-/* Is file "<name>.pem" for a server name?  The name, into name. */
-static int
-named_file(const char *file, char *name, size_t namelen)
-{
-	char	 base[TLSCONF_NAME_MAX + 1];
-	size_t	 n = strlen(file);
-
-	if (n <= 4 || n - 4 > TLSCONF_NAME_MAX ||
-	    strcmp(file + n - 4, ".pem") != 0)
-		return 0;
-	memcpy(base, file, n - 4);
-	base[n - 4] = '\0';
-	return tlsconf_servername(base, name, namelen);
-}
-
-/*
- * The names that servercerts/ has a <name>.pem for: the listing only.
- * A hosting MX may have hundreds, and a session needs at most one, so
- * its bytes are read only once a client has asked for its name
- * (tlsconf_named_load(), by a process that may still open files).
- */
-static void
-named_list(struct tlsconf_server *sv, const char *dir)
-{
-	struct dirent	*de;
-	char		 path[PATH_MAX];
-	DIR		*d;
-
-	if (control_path(path, sizeof(path), dir, "servercerts") == -1 ||
-	    (d = opendir(path)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL && sv->nnamed < TLSCONF_NAMED_MAX) {
-		if (sv->named == NULL && (sv->named = calloc(TLSCONF_NAMED_MAX,
-		    sizeof(*sv->named))) == NULL)
-			break;
-		if (named_file(de->d_name, sv->named[sv->nnamed].name,
-		    sizeof(sv->named[sv->nnamed].name)))
-			sv->nnamed++;
-	}
-	closedir(d);
-}
-
 /*
  * servercerts/<name>.pem's bytes, read as servercert.pem is (not parsed):
- * 0, or -1 when name is not a server name, there is no such file, or it
- * is not a key pair by its PEM blocks (starttls-smtpd -C names it).  The
- * caller wipes them with tls_unload_file().
+ * 0, or -1 when name is not a server name or there is no such file (why
+ * empty), or it cannot be read or is not a key pair by its PEM blocks
+ * (why says so).  The caller wipes them with tls_unload_file().
  */
 int
 tlsconf_named_load(const char *dir, const char *name, uint8_t **pem,
-    size_t *len)
+    size_t *len, char *why, size_t whylen)
 {
 	char	 lower[TLSCONF_NAME_MAX + 1], file[TLSCONF_NAME_MAX + 32];
-	char	 path[PATH_MAX], why[256];
+	char	 path[PATH_MAX];
 
 	*pem = NULL;
 	*len = 0;
+	*why = '\0';
 	if (!tlsconf_servername(name, lower, sizeof(lower)))
 		return -1;
 	snprintf(file, sizeof(file), "servercerts/%s.pem", lower);
-	if (control_path(path, sizeof(path), dir, file) == -1 ||
-	    (*pem = tls_load_file(path, len, NULL)) == NULL)
+	if (control_path(path, sizeof(path), dir, file) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
 		return -1;
-	if (keypair_shape(*pem, *len, why, sizeof(why)) == -1) {
+	}
+	if ((*pem = tls_load_file(path, len, NULL)) == NULL) {
+		if (errno != ENOENT)
+			snprintf(why, whylen, "%s", strerror(errno));
+		return -1;
+	}
+	if (keypair_shape(*pem, *len, why, whylen) == -1) {
 		pem_wipe(pem, len);
 		return -1;
 	}
@@ -412,8 +376,10 @@ tlsconf_named_load(const char *dir, const char *name, uint8_t **pem,
  * What the server side needs from the control directory, read while
  * files can still be opened (as root, before the privileges go; before
  * the sandbox): servercert.pem's bytes, the cipher list, whether to ask
- * for client certificates, the names servercerts/ has files for.  Nothing of the TLS library is touched, so a
- * session that never says STARTTLS never pays for it; the file is only
+ * for client certificates, whether servercerts/ is there (its files are
+ * read only for the name a client asks for: tlsconf_named_load()).
+ * Nothing of the TLS library is touched, so a session that never says
+ * STARTTLS never pays for it; the file is only
  * checked for the PEM blocks a key pair needs.  0, or -1 with the reason
  * in err (then STARTTLS is not offered).
  */
@@ -445,7 +411,8 @@ tlsconf_server_read(struct tlsconf_server *sv, const char *dir,
 	sv->ciphersenv = ciphersenv != NULL && *ciphersenv != '\0';
 	sv->askcert = control_path(path, sizeof(path), dir,
 	    "clientca.pem") == 0 && access(path, F_OK) == 0;
-	named_list(sv, dir);
+	sv->hasnamed = control_path(path, sizeof(path), dir,
+	    "servercerts") == 0 && access(path, X_OK) == 0;
 	return 0;
 }
 
@@ -453,12 +420,8 @@ tlsconf_server_read(struct tlsconf_server *sv, const char *dir,
 void
 tlsconf_server_free(struct tlsconf_server *sv)
 {
-	size_t	 i;
-
 	pem_wipe(&sv->pem, &sv->pemlen);
-	for (i = 0; i < sv->nnamed; i++)
-		pem_wipe(&sv->named[i].pem, &sv->named[i].pemlen);
-	free(sv->named);
+	pem_wipe(&sv->named.pem, &sv->named.pemlen);
 	free(sv->ciphers);
 	memset(sv, 0, sizeof(*sv));
 }
@@ -477,22 +440,19 @@ keypair_failed(const uint8_t *pem, size_t pemlen, const char *file,
 }
 
 /*
- * servercerts/ lists a file for this name a client asked for: its entry,
- * its bytes to be filled in (pem) before tlsconf_server_make(); or NULL.
+ * The key pair fetched for the name a client asked for (in named), or
+ * NULL for servercert.pem's.
  */
-struct tlsconf_named *
-tlsconf_named_find(struct tlsconf_server *sv, const char *servername)
+static struct tlsconf_named *
+named_for(struct tlsconf_server *sv, const char *servername)
 {
 	char	 name[TLSCONF_NAME_MAX + 1];
-	size_t	 i;
 
-	if (servername == NULL || !tlsconf_servername(servername, name,
-	    sizeof(name)))
+	if (servername == NULL || sv->named.pem == NULL ||
+	    !tlsconf_servername(servername, name, sizeof(name)) ||
+	    strcmp(sv->named.name, name) != 0)
 		return NULL;
-	for (i = 0; i < sv->nnamed; i++)
-		if (strcmp(sv->named[i].name, name) == 0)
-			return &sv->named[i];
-	return NULL;
+	return &sv->named;
 }
 
 /* A libtls server context for one key pair; NULL with the reason. */
@@ -551,10 +511,9 @@ server_context(const struct tlsconf_server *sv, const uint8_t *pem,
 /*
  * A configured libtls server context from what tlsconf_server_read()
  * read, or NULL with the reason in err: for servername, if the client
- * asked for a name whose servercerts/<name>.pem has been loaded into its
- * entry (tlsconf_named_find()), else (servername NULL, not listed, not
- * loaded) for servercert.pem.  Only that key is parsed.  It
- * needs no file and no system call the relay's sandbox forbids, so it
+ * asked for a name whose servercerts/<name>.pem has been fetched into
+ * named, else (servername NULL, no such file) for servercert.pem.  Only
+ * that key is parsed.  It needs no file and no system call the relay's sandbox forbids, so it
  * runs when a client asks for STARTTLS (or at once, for implicit TLS).
  * The key's bytes are wiped either way: they are in OpenSSL's hands, or
  * of no use; and once a context is made, every other key's bytes too.
@@ -563,14 +522,12 @@ struct tls *
 tlsconf_server_make(struct tlsconf_server *sv, const char *servername,
     char *err, size_t errlen)
 {
-	struct tlsconf_named	*n = tlsconf_named_find(sv, servername);
+	struct tlsconf_named	*n = named_for(sv, servername);
 	struct tls		*ctx;
 	char			 file[TLSCONF_NAME_MAX + 32];
 	uint8_t			**pem;
-	size_t			*len, i;
+	size_t			*len;
 
-	if (n != NULL && n->pem == NULL)	/* it could not be loaded */
-		n = NULL;
 	pem = n != NULL ? &n->pem : &sv->pem;
 	len = n != NULL ? &n->pemlen : &sv->pemlen;
 	if (n != NULL)
@@ -586,8 +543,7 @@ tlsconf_server_make(struct tlsconf_server *sv, const char *servername,
 	if (ctx != NULL) {
 		snprintf(sv->used, sizeof(sv->used), "%s", file);
 		pem_wipe(&sv->pem, &sv->pemlen);
-		for (i = 0; i < sv->nnamed; i++)
-			pem_wipe(&sv->named[i].pem, &sv->named[i].pemlen);
+		pem_wipe(&sv->named.pem, &sv->named.pemlen);
 	}
 	return ctx;
 }

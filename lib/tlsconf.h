@@ -10,15 +10,13 @@
 struct tls;
 struct tls_config;
 
-/* at most this many servercerts/<name>.pem are listed in a session */
-#define TLSCONF_NAMED_MAX	256
 /* a server name: a DNS name, 253 characters at most */
 #define TLSCONF_NAME_MAX	253
 
 /* A certificate for one server name (SNI): servercerts/<name>.pem. */
 struct tlsconf_named {
 	char		 name[TLSCONF_NAME_MAX + 1];	/* in lower case */
-	uint8_t		*pem;		/* once loaded, until used */
+	uint8_t		*pem;		/* once fetched, until used */
 	size_t		 pemlen;
 };
 
@@ -26,8 +24,8 @@ struct tlsconf_named {
 struct tlsconf_server {
 	uint8_t		*pem;		/* servercert.pem, until used */
 	size_t		 pemlen;
-	struct tlsconf_named *named;	/* servercerts/'s listing */
-	size_t		 nnamed;
+	int		 hasnamed;	/* servercerts/ is there */
+	struct tlsconf_named named;	/* the one a client named, if any */
 	char		*ciphers;	/* $TLSCIPHERS or tlsserverciphers */
 	int		 ciphersenv;	/* ... and it came from $TLSCIPHERS */
 	int		 askcert;	/* clientca.pem exists */
@@ -40,10 +38,8 @@ struct tls	*tlsconf_server_make(struct tlsconf_server *sv,
 	    const char *servername, char *err, size_t errlen);
 int		 tlsconf_servername(const char *name, char *out,
 	    size_t outlen);
-struct tlsconf_named *tlsconf_named_find(struct tlsconf_server *sv,
-	    const char *servername);
 int		 tlsconf_named_load(const char *dir, const char *name,
-	    uint8_t **pem, size_t *len);
+	    uint8_t **pem, size_t *len, char *why, size_t whylen);
 void		 tlsconf_server_free(struct tlsconf_server *sv);
 struct tls	*tlsconf_client(const char *dir, struct tls_config **cfgp,
 	    char *err, size_t errlen, char *note, size_t notelen);

@@ -23,6 +23,7 @@
 
 #include "io.h"
 #include "keyfetch.h"
+#include "log.h"
 #include "tlsconf.h"
 
 #define KEYFETCH_MAX	(1024 * 1024)	/* a key pair file, at most */
@@ -41,22 +42,31 @@ keyfetch_open(int fds[2])
 
 /*
  * In the standby: answer the one request on fd, if the relay makes one
- * (EOF at once: the session needs no named key), and close it.  The
- * file's bytes are wiped once sent.
+ * (EOF at once: the session needs no named key), and close it.  A file
+ * that is there but cannot be used is logged here, where the reason is
+ * known; no file is no news.  The file's bytes are wiped once sent.
  */
 void
 keyfetch_serve(int fd, const char *dir)
 {
-	char		*name;
+	char		*name, why[256];
 	uint8_t		*pem = NULL;
 	size_t		 n, len = 0;
 	uint32_t	 hdr = 0;
 
 	if (io_readall(fd, TLSCONF_NAME_MAX + 1, &name, &n) == 1 && n > 0 &&
-	    name[n - 1] == '\0' &&
-	    tlsconf_named_load(dir, name, &pem, &len) == 0 &&
-	    len <= KEYFETCH_MAX)
-		hdr = (uint32_t)len;
+	    name[n - 1] == '\0') {
+		if (tlsconf_named_load(dir, name, &pem, &len, why,
+		    sizeof(why)) == -1 && *why != '\0')
+			log_info("unable to use servercerts/%s.pem: %s; "
+			    "servercert.pem instead", name, why);
+		else if (len > KEYFETCH_MAX)
+			log_info("unable to use servercerts/%s.pem: over %d "
+			    "bytes; servercert.pem instead", name,
+			    KEYFETCH_MAX);
+		else
+			hdr = (uint32_t)len;
+	}
 	if (io_writeall(fd, &hdr, sizeof(hdr), io_now() + 10000) == 0 &&
 	    hdr > 0)
 		(void)io_writeall(fd, pem, len, io_now() + 10000);

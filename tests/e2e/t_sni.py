@@ -119,6 +119,28 @@ def sni_broken_named_certificate_falls_back_and_others_are_not_parsed():
     expect_in("unable to use servercerts/broken.example.net.pem: its "
               "private key does not belong to its first certificate; "
               "servercert.pem instead", log, "log")
+    expect_in("unable to use servercerts/not-a-cert.example.net.pem: ", log,
+              "log of a file that is not a key pair")
+
+
+@test
+def sni_unreadable_named_certificate_is_logged():
+    """A servercerts/ file the session cannot read: the client gets
+    servercert.pem and the log says why; a name with no file at all is no
+    news."""
+    srv = sni_server({"mail.example.net.pem": mx_pem()})
+    os.chmod(os.path.join(srv.control, "servercerts", "mail.example.net.pem"),
+             0)
+    with srv:
+        expect_eq(presented(srv, "mail.example.net"), "CN=localhost",
+                  "unreadable: servercert.pem")
+        expect_eq(presented(srv, "other.example.net"), "CN=localhost",
+                  "no file: servercert.pem")
+        srv.idle()
+        log = srv.ourlog()
+    expect_in("unable to use servercerts/mail.example.net.pem: Permission "
+              "denied; servercert.pem instead", log, "log")
+    expect_not_in("servercerts/other.example.net", log, "no news")
 
 
 @test
