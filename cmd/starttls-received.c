@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,8 @@
 #include "io.h"
 #include "log.h"
 #include "received.h"
+
+extern char	**environ;
 
 #define QUEUE_MS	(24 * 3600 * 1000L)	/* qmail-queue's own alarm */
 
@@ -51,6 +54,39 @@ enum passed {
 static char	 buf[RECEIVED_MAX];
 
 /*
+ * prog with fd 0 from in, without out, and SIGPIPE as it would have had
+ * without us: posix_spawn(3), which needs no copy of our memory.  0, or
+ * an errno.
+ */
+static int
+queue_spawn(pid_t *pid, const char *prog, int in, int out)
+{
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 at;
+	sigset_t			 def;
+	int				 r;
+
+	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+		return r;
+	if ((r = posix_spawnattr_init(&at)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return r;
+	}
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	if ((r = posix_spawn_file_actions_adddup2(&fa, in, 0)) == 0 &&
+	    (r = posix_spawn_file_actions_addclose(&fa, in)) == 0 &&
+	    (r = posix_spawn_file_actions_addclose(&fa, out)) == 0 &&
+	    (r = posix_spawnattr_setsigdefault(&at, &def)) == 0 &&
+	    (r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF)) == 0)
+		r = posix_spawn(pid, prog, &fa, &at,
+		    (char *[]){ (char *)prog, NULL }, environ);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	return r;
+}
+
+/*
  * The queue program that would have run without us, with $QMAILQUEUE as
  * it was: run as qmail-smtpd runs it, by execv() relative to the qmail
  * home, with the message from pipe fd.
@@ -59,7 +95,7 @@ static pid_t
 queue_start(int *fd)
 {
 	const char	*prog;
-	int		 p[2];
+	int		 p[2], r;
 	pid_t		 pid;
 
 	if ((prog = getenv("STARTTLS_QMAILQUEUE")) != NULL && *prog != '\0') {
@@ -73,19 +109,8 @@ queue_start(int *fd)
 	unsetenv("STARTTLS_QMAILQUEUE");
 	if (pipe(p) == -1)
 		log_fatal(QQ_BUG, "unable to make a pipe: %s", strerror(errno));
-	if ((pid = fork()) == -1)
-		log_fatal(QQ_BUG, "unable to fork: %s", strerror(errno));
-	if (pid == 0) {
-		close(p[1]);
-		if (dup2(p[0], 0) == -1)
-			log_fatal(QQ_NOEXEC, "unable to dup: %s",
-			    strerror(errno));
-		if (p[0] != 0)
-			close(p[0]);
-		execv(prog, (char *[]){ (char *)prog, NULL });
-		log_fatal(QQ_NOEXEC, "unable to run %s: %s", prog,
-		    strerror(errno));
-	}
+	if ((r = queue_spawn(&pid, prog, p[0], p[1])) != 0)
+		log_fatal(QQ_NOEXEC, "unable to run %s: %s", prog, strerror(r));
 	close(p[0]);
 	*fd = p[1];
 	return pid;

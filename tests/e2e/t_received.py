@@ -280,3 +280,20 @@ def received_alone_fails_temporarily():
     code, err, got = received_run(
         QMAIL_FIELD, {"STARTTLS_QMAILQUEUE": os.path.join(WORK, "nope")})
     expect_eq(code, 120, "exit with a missing $STARTTLS_QMAILQUEUE")
+
+
+@test
+def received_alone_gives_queue_program_default_sigpipe():
+    """starttls-received ignores SIGPIPE for itself; the queue program
+    gets it as qmail-smtpd would have given it: not ignored."""
+    if not os.path.exists("/proc/self/status"):
+        return "skip"
+    out = os.path.join(WORK, "qqsig.out")
+    probe = script("qqsig", "grep ^SigIgn: /proc/self/status > %s\n"
+                   "exec %s\n" % (out, QUEUE))
+    code, err, got = received_run(QMAIL_FIELD + b"\nbody\n", queue=probe)
+    expect_eq(code, 0, "exit: " + err)
+    expect_eq(len(got), 1, "queued")
+    mask = int(open(out).read().split()[1], 16)
+    expect(not mask & (1 << 12), "SIGPIPE ignored in the queue program: "
+           "%x" % mask)
