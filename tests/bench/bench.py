@@ -48,7 +48,14 @@ the smallest and largest of them beside it.  A quick look: -d 1 -D 1 -r 1.
 
   tests/bench/bench.py [-d seconds] [-D seconds] [-c concurrency] [-s bytes]
                  [-m megabytes] [-r rounds] [-f front,...]
-                 [--front name=program ...]
+                 [--front 'name=program [arg ...]' ...]
+                 [--front-notls 'name=program [arg ...]' ...]
+
+--front adds another build or setting of starttls-smtpd (keys extra0,
+extra1, ... in the order given), e.g. --front 'no Received=build/starttls-
+smtpd -Q ""' (the command is split as a shell would); --front-notls adds
+one that finds no servercert.pem in its control directory, so offers no
+TLS, and is measured in plaintext sessions only.
 """
 import argparse
 import glob
@@ -56,6 +63,7 @@ import hashlib
 import os
 import re
 import resource
+import shlex
 import shutil
 import socket
 import subprocess
@@ -285,7 +293,8 @@ class Run:
         self.mlog = os.path.join(self.dir, "measure.log")
         self.env = dict(os.environ, STANDIN_HOME=work, STANDIN_RECORD=self.rec,
                         STARTTLS_RECEIVED=lib.RECEIVED,
-                        STARTTLS_CONTROLDIR=os.path.join(work, "control"),
+                        STARTTLS_CONTROLDIR=os.path.join(
+                            work, front.get("control", "control")),
                         NULLSMTPD_LOG=self.nulllog)
 
     def chain(self, measured):
@@ -356,9 +365,10 @@ class Run:
 def fronts(pem, extra=()):
     """The fronts, each with the modes it is measured in: "1.2" and "1.3"
     are STARTTLS sessions with that TLS version, "plain" sessions that
-    never say STARTTLS.  extra: (name, program) pairs, other builds of
-    starttls-smtpd (an older commit, LibreSSL's libtls) measured beside
-    the others."""
+    never say STARTTLS.  extra: (name, argv, tls) triples, other builds
+    or settings of starttls-smtpd (an older commit, LibreSSL's libtls,
+    an option) measured beside the others; without tls, with a control
+    directory that has no servercert.pem, in plaintext sessions only."""
     smtpd = os.path.join(B, "starttls-smtpd")
     out = [{"name": "no TLS (tcpserver -> qmail-smtpd)", "key": "plain",
             "modes": ["plain"], "chain": lambda back: back}]
@@ -384,11 +394,27 @@ def fronts(pem, extra=()):
         out.append({"name": "starttls-smtpd, started as root (-u, -g)",
                     "key": "root", "modes": ["1.2", "plain"], "root": True,
                     "chain": lambda back: [smtpd] + lib.AS_USER + back})
-    for i, (name, prog) in enumerate(extra):
-        out.append({"name": name, "key": "extra%d" % i,
-                    "modes": ["1.2", "plain"],
-                    "chain": lambda back, prog=prog: [prog] + back})
+    for i, (name, argv, tls) in enumerate(extra):
+        fr = {"name": name, "key": "extra%d" % i,
+              "modes": ["1.2", "plain"] if tls else ["plain"],
+              "chain": lambda back, argv=argv: argv + back}
+        if not tls:
+            fr["control"] = "control-notls"
+        out.append(fr)
     return out
+
+
+def extra_front(tls):
+    """--front and --front-notls: NAME=COMMAND, the command split as a
+    shell would split it, into (name, argv, tls)."""
+    def parse(spec):
+        name, sep, cmd = spec.partition("=")
+        argv = shlex.split(cmd)
+        if not sep or not name or not argv:
+            raise argparse.ArgumentTypeError(
+                "%r: want NAME=PROGRAM [ARG ...]" % spec)
+        return name, argv, tls
+    return parse
 
 
 PARTS = ("front", "back", "loadgen", "kthreads", "rest")
@@ -409,10 +435,16 @@ def main():
                     help="sessions in the CPU/RSS run")
     ap.add_argument("-r", type=int, default=3,
                     help="runs of each measurement; medians are shown")
-    ap.add_argument("--front", action="append", default=[],
-                    metavar="NAME=PROGRAM",
-                    help="also measure this build of starttls-smtpd, e.g. "
-                    "'before=/tmp/old/build/starttls-smtpd' (repeatable)")
+    ap.add_argument("--front", action="append", default=[], dest="extra",
+                    type=extra_front(True), metavar="NAME=PROGRAM [ARG ...]",
+                    help="also measure this build or setting of "
+                    "starttls-smtpd, e.g. 'before=/tmp/old/build/"
+                    "starttls-smtpd' or 'no Received=build/starttls-smtpd "
+                    "-Q \"\"' (repeatable; keys extra0, extra1, ...)")
+    ap.add_argument("--front-notls", action="append", dest="extra",
+                    type=extra_front(False), metavar="NAME=PROGRAM [ARG ...]",
+                    help="the same with no servercert.pem in its control "
+                    "directory, so no TLS offered: plaintext sessions only")
     ap.add_argument("-f", default=None,
                     help="only these fronts, e.g. plain,ours (a quick "
                     "look; the targets need plain, tlsw and ours)")
@@ -445,6 +477,9 @@ def bench(work, a, cg):
                        ("rcpthosts", "example.org\n")):
         with open(os.path.join(work, "control", name), "w") as f:
             f.write(text)
+    # the same without a certificate, for --front-notls
+    shutil.copytree(os.path.join(work, "control"),
+                    os.path.join(work, "control-notls"))
     shutil.copy(lib.cert("servercert.pem"), os.path.join(work, "control"))
     os.makedirs(os.path.join(work, "bin"))
     os.symlink(lib.QUEUE, os.path.join(work, "bin", "qmail-queue"))
@@ -469,8 +504,7 @@ def bench(work, a, cg):
     print()
     res = {}
     big = a.m * 1000 * 1000
-    extra = [f.split("=", 1) for f in a.front]
-    rows = [(fr, mode) for fr in fronts(pem, extra)
+    rows = [(fr, mode) for fr in fronts(pem, a.extra)
             for mode in fr["modes"]
             if a.f is None or fr["key"] in a.f.split(",")]
     runs = {(fr["key"], mode): [] for fr, mode in rows}
