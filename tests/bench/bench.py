@@ -413,6 +413,11 @@ def extra_front(tls):
         if not sep or not name or not argv:
             raise argparse.ArgumentTypeError(
                 "%r: want NAME=PROGRAM [ARG ...]" % spec)
+        # NAME ends at the first "=": a name with one in it would leave
+        # a program that fails in every session, minutes into the run
+        if shutil.which(argv[0]) is None:
+            raise argparse.ArgumentTypeError(
+                "%r: no program %s (NAME cannot hold '=')" % (spec, argv[0]))
         return name, argv, tls
     return parse
 
