@@ -61,7 +61,15 @@ the smallest and largest of them beside it.  A quick look: -d 1 -D 1 -r 1
 
   tests/bench/bench.py [-d seconds] [-D seconds] [-c concurrency] [-s bytes]
                  [-m megabytes] [-r rounds] [-f front,...]
-                 [--front name=program ...] [--scale count,...]
+                 [--front 'name=program [arg ...]' ...]
+                 [--front-notls 'name=program [arg ...]' ...]
+                 [--scale count,...]
+
+--front adds another build or setting of starttls-smtpd (keys extra0,
+extra1, ... in the order given), e.g. --front 'no Received=build/starttls-
+smtpd -Q ""' (the command is split as a shell would); --front-notls adds
+one that finds no servercert.pem in its control directory, so offers no
+TLS, and is measured in plaintext sessions only.
 """
 import argparse
 import glob
@@ -69,6 +77,7 @@ import hashlib
 import os
 import re
 import resource
+import shlex
 import shutil
 import socket
 import subprocess
@@ -91,8 +100,9 @@ CIPHER12 = "ECDHE-RSA-AES128-GCM-SHA256"
 # the scale curve's server names: the i-th, and one that has no file
 NAMED = "n%03d.names.example.org"
 UNNAMED = "absent.names.example.org"
-# starttls-smtpd reads at most this many files of servercerts/
-NAMED_MAX = 256
+# the most names the scale curve makes certificates for (a few seconds
+# per hundred); starttls-smtpd itself has no limit
+NAMED_MAX = 2000
 
 
 def sh(argv, **kw):
@@ -375,12 +385,13 @@ class Run:
         return sum(cpu) / len(cpu), sorted(rss)[len(rss) // 2]
 
 
-def fronts(pem, extra=()):
+def fronts(pem, extra=(), notls=None):
     """The fronts, each with the modes it is measured in: "1.2" and "1.3"
     are STARTTLS sessions with that TLS version, "plain" sessions that
-    never say STARTTLS.  extra: (name, program) pairs, other builds of
-    starttls-smtpd (an older commit, LibreSSL's libtls) measured beside
-    the others."""
+    never say STARTTLS.  extra: (name, argv, tls) triples, other builds
+    or settings of starttls-smtpd (an older commit, LibreSSL's libtls,
+    an option) measured beside the others; without tls, with a control
+    directory that has no servercert.pem, in plaintext sessions only."""
     smtpd = os.path.join(B, "starttls-smtpd")
     out = [{"name": "no TLS (tcpserver -> qmail-smtpd)", "key": "plain",
             "modes": ["plain"], "chain": lambda back: back}]
@@ -406,23 +417,27 @@ def fronts(pem, extra=()):
         out.append({"name": "starttls-smtpd, started as root (-u, -g)",
                     "key": "root", "modes": ["1.2", "plain"], "root": True,
                     "chain": lambda back: [smtpd] + lib.AS_USER + back})
-    for i, (name, prog) in enumerate(extra):
-        out.append({"name": name, "key": "extra%d" % i,
-                    "modes": ["1.2", "plain"],
-                    "chain": lambda back, prog=prog: [prog] + back})
+    for i, (name, argv, tls) in enumerate(extra):
+        fr = {"name": name, "key": "extra%d" % i,
+              "modes": ["1.2", "plain"] if tls else ["plain"],
+              "chain": lambda back, argv=argv: argv + back}
+        if not tls:
+            fr["control"] = notls
+        out.append(fr)
     return out
 
 
-def control(path, named=None):
+def control(path, named=None, cert=True):
     """A control directory at path, as the fronts read it: me, rcpthosts,
-    servercert.pem; and unless named is None, a servercerts/ holding
+    servercert.pem (unless not cert); and unless named is None, a servercerts/ holding
     copies of the files named lists (none: an empty one)."""
     os.makedirs(path)
     for name, text in (("me", "bench.example.org\n"),
                        ("rcpthosts", "example.org\n")):
         with open(os.path.join(path, name), "w") as f:
             f.write(text)
-    shutil.copy(lib.cert("servercert.pem"), path)
+    if cert:
+        shutil.copy(lib.cert("servercert.pem"), path)
     if named is not None:
         os.mkdir(os.path.join(path, "servercerts"))
         for p in named:
@@ -505,8 +520,26 @@ def counts(text):
         raise argparse.ArgumentTypeError("not numbers: %r" % text)
     if v and (v[0] < 0 or v[-1] > NAMED_MAX):
         raise argparse.ArgumentTypeError(
-            "from 0 to %d names (starttls-smtpd reads no more)" % NAMED_MAX)
+            "from 0 to %d names" % NAMED_MAX)
     return v
+
+
+def extra_front(tls):
+    """--front and --front-notls: NAME=COMMAND, the command split as a
+    shell would split it, into (name, argv, tls)."""
+    def parse(spec):
+        name, sep, cmd = spec.partition("=")
+        argv = shlex.split(cmd)
+        if not sep or not name or not argv:
+            raise argparse.ArgumentTypeError(
+                "%r: want NAME=PROGRAM [ARG ...]" % spec)
+        # NAME ends at the first "=": a name with one in it would leave
+        # a program that fails in every session, minutes into the run
+        if shutil.which(argv[0]) is None:
+            raise argparse.ArgumentTypeError(
+                "%r: no program %s (NAME cannot hold '=')" % (spec, argv[0]))
+        return name, argv, tls
+    return parse
 
 
 PARTS = ("front", "back", "loadgen", "kthreads", "rest")
@@ -527,10 +560,16 @@ def main():
                     help="sessions in the CPU/RSS run")
     ap.add_argument("-r", type=int, default=3,
                     help="runs of each measurement; medians are shown")
-    ap.add_argument("--front", action="append", default=[],
-                    metavar="NAME=PROGRAM",
-                    help="also measure this build of starttls-smtpd, e.g. "
-                    "'before=/tmp/old/build/starttls-smtpd' (repeatable)")
+    ap.add_argument("--front", action="append", default=[], dest="extra",
+                    type=extra_front(True), metavar="NAME=PROGRAM [ARG ...]",
+                    help="also measure this build or setting of "
+                    "starttls-smtpd, e.g. 'before=/tmp/old/build/"
+                    "starttls-smtpd' or 'no Received=build/starttls-smtpd "
+                    "-Q \"\"' (repeatable; keys extra0, extra1, ...)")
+    ap.add_argument("--front-notls", action="append", dest="extra",
+                    type=extra_front(False), metavar="NAME=PROGRAM [ARG ...]",
+                    help="the same with no servercert.pem in its control "
+                    "directory, so no TLS offered: plaintext sessions only")
     ap.add_argument("-f", default=None,
                     help="only these fronts, e.g. plain,ours (a quick "
                     "look; the targets need plain, tlsw and ours)")
@@ -564,6 +603,8 @@ def spread(vals, fmt):
 def bench(work, a, cg):
     lib.make_certs()
     control(os.path.join(work, "control"))
+    # the same without a certificate, for --front-notls
+    notls = control(os.path.join(work, "control-notls"), cert=False)
     os.makedirs(os.path.join(work, "bin"))
     os.symlink(lib.QUEUE, os.path.join(work, "bin", "qmail-queue"))
     pem = os.path.join(work, "tlswrapper.pem")
@@ -590,9 +631,8 @@ def bench(work, a, cg):
     print()
     res = {}
     big = a.m * 1000 * 1000
-    extra = [f.split("=", 1) for f in a.front]
     scale = scale_fronts(work, a.scale) if a.scale else []
-    rows = [(fr, mode) for fr in fronts(pem, extra)
+    rows = [(fr, mode) for fr in fronts(pem, a.extra, notls)
             for mode in fr["modes"]
             if a.f is None or fr["key"] in a.f.split(",")]
     rows += [(fr, mode) for fr in scale for mode in fr["modes"]]
