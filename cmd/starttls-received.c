@@ -21,11 +21,11 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "io.h"
 #include "log.h"
 #include "received.h"
@@ -63,22 +63,17 @@ queue_spawn(pid_t *pid, const char *prog, int in, int out)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 at;
-	sigset_t			 def;
 	int				 r;
 
 	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
 		return r;
-	if ((r = posix_spawnattr_init(&at)) != 0) {
+	if ((r = child_spawnattr(&at)) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
 		return r;
 	}
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
 	if ((r = posix_spawn_file_actions_adddup2(&fa, in, 0)) == 0 &&
 	    (r = posix_spawn_file_actions_addclose(&fa, in)) == 0 &&
-	    (r = posix_spawn_file_actions_addclose(&fa, out)) == 0 &&
-	    (r = posix_spawnattr_setsigdefault(&at, &def)) == 0 &&
-	    (r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF)) == 0)
+	    (r = posix_spawn_file_actions_addclose(&fa, out)) == 0)
 		r = posix_spawn(pid, prog, &fa, &at,
 		    (char *[]){ (char *)prog, NULL }, environ);
 	posix_spawnattr_destroy(&at);

@@ -303,8 +303,8 @@ standby_first(void *arg)
 		return;
 	}
 	close(s->keyfd[0]);	/* its EOF means: no name wanted */
-	if (geteuid() == 0 && privs_become_reader((uid_t)opt.uid, (gid_t)opt.gid) == -1 &&
-	    errno != ENOTSUP)
+	if (geteuid() == 0 && privs_become_reader((uid_t)opt.uid,
+	    (gid_t)opt.gid) == -1 && errno != ENOTSUP)
 		log_fatal(111, "unable to drop privileges: %s",
 		    strerror(errno));
 	keyfetch_serve(s->keyfd[1], opt.controldir);

@@ -513,8 +513,9 @@ server_context(const struct tlsconf_server *sv, const uint8_t *pem,
  * read, or NULL with the reason in err: for servername, if the client
  * asked for a name whose servercerts/<name>.pem has been fetched into
  * named, else (servername NULL, no such file) for servercert.pem.  Only
- * that key is parsed.  It needs no file and no system call the relay's sandbox forbids, so it
- * runs when a client asks for STARTTLS (or at once, for implicit TLS).
+ * that key is parsed.  It needs no file and no system call the relay's
+ * sandbox forbids, so it runs when a client asks for STARTTLS (or at
+ * once, for implicit TLS).
  * The key's bytes are wiped either way: they are in OpenSSL's hands, or
  * of no use; and once a context is made, every other key's bytes too.
  */

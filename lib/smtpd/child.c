@@ -77,6 +77,27 @@ child_signal(struct child *c, int sig)
 }
 
 /*
+ * posix_spawn(3) attributes for a program we start: we ignore SIGPIPE,
+ * and qmail-smtpd and qmail-queue must not inherit that, as tcpserver
+ * gives them the default.  0, or an errno (then at needs no destroy).
+ */
+int
+child_spawnattr(posix_spawnattr_t *at)
+{
+	sigset_t	 def;
+	int		 r;
+
+	if ((r = posix_spawnattr_init(at)) != 0)
+		return r;
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	if ((r = posix_spawnattr_setsigdefault(at, &def)) != 0 ||
+	    (r = posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGDEF)) != 0)
+		posix_spawnattr_destroy(at);
+	return r;
+}
+
+/*
  * Start argv[0] (searched in $PATH) with pipes on its stdin and stdout.
  * Our ends are close-on-exec and non-blocking; the child's are ordinary
  * blocking descriptors, as qmail-smtpd expects.
@@ -86,7 +107,6 @@ child_start(struct child *c, char **argv, struct env *e)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 at;
-	sigset_t			 def;
 	int				 in[2], out[2], r, saved;
 
 	if (pipe(in) == -1)
@@ -109,19 +129,7 @@ child_start(struct child *c, char **argv, struct env *e)
 		posix_spawn_file_actions_destroy(&fa);
 		goto fail;
 	}
-	/*
-	 * We ignore SIGPIPE; qmail-smtpd and qmail-queue must not inherit
-	 * that, as tcpserver gives them the default.
-	 */
-	if ((r = posix_spawnattr_init(&at)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		goto fail;
-	}
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	if ((r = posix_spawnattr_setsigdefault(&at, &def)) != 0 ||
-	    (r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF)) != 0) {
-		posix_spawnattr_destroy(&at);
+	if ((r = child_spawnattr(&at)) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
 		goto fail;
 	}

@@ -15,6 +15,8 @@
 
 #include <sys/types.h>
 
+#include <spawn.h>
+
 #include "env.h"
 
 struct child {
@@ -27,6 +29,7 @@ struct child {
 
 
 void	child_init(struct child *c);
+int	child_spawnattr(posix_spawnattr_t *at);
 int	child_start(struct child *c, char **argv, struct env *e);
 int	child_standby(struct child *c, char **argv, struct env *e,
 	    const char *const *allowed, void (*first)(void *), void *arg);
