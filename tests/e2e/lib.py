@@ -491,6 +491,13 @@ def processes():
     return out
 
 
+def proc_status(pid):
+    """/proc/PID/status as {field: value}."""
+    with open("/proc/%s/status" % pid) as f:
+        return dict(l.split(":", 1) for l in f.read().splitlines()
+                    if ":" in l)
+
+
 def pids_of(exe):
     """The pids of the running processes whose program is exe."""
     out = []

@@ -11,7 +11,7 @@ import time
 
 from lib import (collector, SMTPD, Server, cert, encrypted_key, expect,
                  expect_eq, expect_in, expect_not_in, memory_holds, pem_line,
-                 pids_of)
+                 pids_of, proc_status)
 from peers import (REMOTE, Aiosmtpd, Dnsmasq, QmailHome, Scripted, names,
                    ordinary, remote)
 
@@ -722,9 +722,8 @@ def seccomp_mode(marker):
             if os.path.basename(argv[0]) != b"starttls-remote" or \
                     marker not in argv:
                 continue
-            for line in open("/proc/%s/status" % pid):
-                if line.startswith("Seccomp:"):
-                    return line.split()[1]
+            st = proc_status(pid)
+            return st["Seccomp"].split()[0] if "Seccomp" in st else None
         except OSError:
             continue
     return None

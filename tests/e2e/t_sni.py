@@ -6,8 +6,8 @@ import os
 
 import lib
 from lib import (collector, Client, Server, cert, expect, expect_eq,
-                 expect_in, expect_not_in, pids_of, run, wait_for, SMTPD,
-                 STANDIN)
+                 expect_in, expect_not_in, pids_of, proc_status, run,
+                 wait_for, SMTPD, STANDIN)
 
 TESTS, test = collector()
 
@@ -164,13 +164,6 @@ def sni_256_names_read_only_the_one_asked_for():
               log, "log")
 
 
-def status_of(pid):
-    """/proc/PID/status as {field: value}."""
-    with open("/proc/%d/status" % pid) as f:
-        return dict(l.split(":", 1) for l in f.read().splitlines()
-                    if ":" in l)
-
-
 @test
 def sni_root_started_standby_keeps_only_the_right_to_read():
     """Started as root, with servercerts/ readable by root only: the
@@ -200,9 +193,9 @@ def sni_root_started_standby_keeps_only_the_right_to_read():
                "relay and standby: %r" % pids_of(SMTPD))
         pids = pids_of(SMTPD)
         standby = [p for p in pids
-                   if int(status_of(p)["PPid"]) in pids]
+                   if int(proc_status(p)["PPid"]) in pids]
         expect_eq(len(standby), 1, "one standby among %r" % pids)
-        st = status_of(standby[0])
+        st = proc_status(standby[0])
         expect_eq(st["Uid"].split(), [str(nobody.pw_uid)] * 4,
                   "the standby's uids")
         expect_eq(int(st["CapEff"], 16), 1 << 2,
